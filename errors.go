@@ -1,0 +1,78 @@
+package dorrit
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrInvalidOptions wraps every complaint Listen has about its Options.
+	ErrInvalidOptions = errors.New("dorrit: invalid options")
+
+	// ErrClosed is returned by Write, Read and Accept after the connection or
+	// listener was closed. A *CloseError also matches it with errors.Is.
+	ErrClosed = errors.New("dorrit: connection closed")
+
+	// ErrQueueFull is returned by Write when MaxQueuedFrames frames already
+	// wait for the client. Nothing queued before is lost; the caller may
+	// retry later, use WriteContext to wait, or drop the client.
+	ErrQueueFull = errors.New("dorrit: outgoing queue full (200 frames wait for a slow client)")
+
+	// ErrEmptyMessage is returned by Write for a message of length 0, which
+	// the manual's API never sends.
+	ErrEmptyMessage = errors.New("dorrit: empty message not sent")
+
+	// ErrMessageTooLarge is returned by Write for a message that needs more
+	// fragments than the queue can ever hold (MaxQueuedFrames × (BufferSize-5) bytes).
+	ErrMessageTooLarge = errors.New("dorrit: message larger than the outgoing queue can hold")
+)
+
+// StatusCode is a WebSocket close code (RFC 6455 §7.4).
+type StatusCode int
+
+// The close codes dorrit sends or reports.
+const (
+	StatusNormalClosure   StatusCode = 1000
+	StatusGoingAway       StatusCode = 1001
+	StatusProtocolError   StatusCode = 1002
+	StatusUnsupportedData StatusCode = 1003
+	StatusNoStatusRcvd    StatusCode = 1005 // reported only: the peer's close frame had no code
+	StatusAbnormalClosure StatusCode = 1006 // reported only: the connection ended without a close frame
+	StatusInvalidPayload  StatusCode = 1007
+	StatusPolicyViolation StatusCode = 1008
+	StatusMessageTooBig   StatusCode = 1009
+	StatusInternalError   StatusCode = 1011
+)
+
+// CloseError tells why a connection ended. Read returns it once the
+// connection is over; errors.Is(err, ErrClosed) holds for it.
+type CloseError struct {
+	Code   StatusCode
+	Reason string
+	// Remote is true when the client sent the close frame (or hung up), false
+	// when dorrit failed the connection because of what the client sent.
+	Remote bool
+}
+
+func (e *CloseError) Error() string {
+	who := "dorrit closed the connection"
+	if e.Remote {
+		who = "client closed the connection"
+	}
+	if e.Reason == "" {
+		return fmt.Sprintf("dorrit: %s with %d", who, e.Code)
+	}
+	return fmt.Sprintf("dorrit: %s with %d: %s", who, e.Code, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrClosed) true for every CloseError.
+func (e *CloseError) Is(target error) bool { return target == ErrClosed }
+
+// CloseStatus returns the close code carried by err, or -1 when err is not a *CloseError.
+func CloseStatus(err error) StatusCode {
+	var ce *CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return -1
+}

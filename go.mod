@@ -1,0 +1,7 @@
+module github.com/dorritgo/dorrit
+
+go 1.26.0
+
+require golang.org/x/sys v0.50.0
+
+require github.com/coder/websocket v1.8.15 // indirect

@@ -1,0 +1,218 @@
+package dorrit
+
+import (
+	"bufio"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxRequestBytes bounds the forwarded upgrade request; nginx's own default
+// for request headers is 8 KiB, so 16 KiB leaves room for what it adds.
+const maxRequestBytes = 16 << 10
+
+// retryAfter is what a client refused for capacity is told to wait, in seconds.
+const retryAfter = 5
+
+const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+var bufioReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+// refusal is a handshake answered without an upgrade.
+type refusal struct {
+	status int
+	header string // extra header lines, each ending in \r\n
+	reason string
+	count  func(*listenerCounters)
+}
+
+func refuseBad(status int, header, format string, args ...any) *refusal {
+	return &refusal{status: status, header: header, reason: fmt.Sprintf(format, args...),
+		count: func(lc *listenerCounters) { lc.refBad.Add(1) }}
+}
+
+// handshake reads the forwarded upgrade request, applies the checks and
+// answers 101 or a refusal. It returns the upgraded connection, or nil after
+// refusing and closing nc.
+func (ln *Listener) handshake(nc *net.UnixConn) *MessageConn {
+	nc.SetDeadline(time.Now().Add(ln.opts.HandshakeTimeout))
+	lr := &io.LimitedReader{R: nc, N: maxRequestBytes}
+	br := bufioReaders.Get().(*bufio.Reader)
+	br.Reset(lr)
+	defer func() {
+		br.Reset(nil)
+		bufioReaders.Put(br)
+	}()
+
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		var ne net.Error
+		switch {
+		case lr.N == 0:
+			ln.refuse(nc, refuseBad(http.StatusRequestHeaderFieldsTooLarge, "", "upgrade request over %d bytes", maxRequestBytes))
+		case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			ln.counters.refTimeout.Add(1)
+			nc.Close()
+		default:
+			ln.refuse(nc, refuseBad(http.StatusBadRequest, "", "malformed HTTP request: %v", err))
+		}
+		return nil
+	}
+	if r := checkUpgrade(req); r != nil {
+		ln.refuse(nc, r)
+		return nil
+	}
+	if !ln.reserve() {
+		ln.refuse(nc, &refusal{status: http.StatusServiceUnavailable,
+			header: "Retry-After: " + strconv.Itoa(retryAfter) + "\r\n",
+			reason: "server is at its connection limit or shutting down",
+			count:  func(lc *listenerCounters) { lc.refFull.Add(1) }})
+		return nil
+	}
+	if r := ln.checkClient(req); r != nil {
+		ln.release()
+		ln.refuse(nc, r)
+		return nil
+	}
+	protocol := selectProtocol(req.Header, ln.opts.Subprotocols)
+
+	var early []byte
+	if n := br.Buffered(); n > 0 {
+		early, _ = br.Peek(n)
+	}
+	if err := writeUpgrade(nc, req.Header.Get("Sec-WebSocket-Key"), protocol); err != nil {
+		ln.release()
+		ln.counters.refTimeout.Add(1)
+		nc.Close()
+		return nil
+	}
+	nc.SetDeadline(time.Time{})
+	c, err := newMessageConn(ln, nc, req, protocol, early)
+	if err != nil {
+		ln.release()
+		nc.Close()
+		return nil
+	}
+	return c
+}
+
+// checkUpgrade applies RFC 6455 §4.2.1 to the request.
+func checkUpgrade(r *http.Request) *refusal {
+	switch {
+	case r.Method != http.MethodGet:
+		return refuseBad(http.StatusMethodNotAllowed, "Allow: GET\r\n", "WebSocket upgrade must use GET, not %s", r.Method)
+	case !r.ProtoAtLeast(1, 1):
+		return refuseBad(http.StatusBadRequest, "", "WebSocket upgrade needs HTTP/1.1, got %s (nginx: proxy_http_version 1.1;)", r.Proto)
+	case !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket"):
+		return refuseBad(http.StatusUpgradeRequired, "Upgrade: websocket\r\nConnection: Upgrade\r\n",
+			"this socket speaks WebSocket only: Connection: Upgrade and Upgrade: websocket are required (nginx: proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";)")
+	case r.Header.Get("Sec-WebSocket-Version") != "13":
+		return refuseBad(http.StatusUpgradeRequired, "Sec-WebSocket-Version: 13\r\n",
+			"unsupported Sec-WebSocket-Version %q; only 13 is spoken", r.Header.Get("Sec-WebSocket-Version"))
+	}
+	key, err := base64.StdEncoding.DecodeString(r.Header.Get("Sec-WebSocket-Key"))
+	if err != nil || len(key) != 16 {
+		return refuseBad(http.StatusBadRequest, "", "Sec-WebSocket-Key must be 16 bytes in base64")
+	}
+	return nil
+}
+
+// checkClient runs the origin check and the user's Authorize hook.
+func (ln *Listener) checkClient(r *http.Request) *refusal {
+	if err := checkOrigin(r, ln.opts.OriginPatterns); err != nil {
+		return &refusal{status: http.StatusForbidden, reason: err.Error(),
+			count: func(lc *listenerCounters) { lc.refOrigin.Add(1) }}
+	}
+	if ln.opts.Authorize != nil {
+		if err := ln.opts.Authorize(r); err != nil {
+			return &refusal{status: http.StatusForbidden, reason: err.Error(),
+				count: func(lc *listenerCounters) { lc.refUnauth.Add(1) }}
+		}
+	}
+	return nil
+}
+
+// checkOrigin refuses a browser's cross-site request: the Origin host must be
+// the requested Host or match one of patterns.
+func checkOrigin(r *http.Request, patterns []string) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("origin %q is not a URL", origin)
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return nil
+	}
+	host := strings.ToLower(u.Host)
+	for _, p := range patterns {
+		if ok, _ := path.Match(strings.ToLower(p), host); ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("origin %q is not the requested host %q and matches no OriginPatterns (does the front server forward Host? nginx: proxy_set_header Host $host;)", u.Host, r.Host)
+}
+
+// selectProtocol picks the first of ours, in our order, that the client offers.
+func selectProtocol(h http.Header, ours []string) string {
+	for _, p := range ours {
+		if headerHasToken(h, "Sec-WebSocket-Protocol", p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// headerHasToken reports whether the comma-separated header name lists token,
+// case-insensitively, across all its lines.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func acceptKey(key string) string {
+	sum := sha1.Sum([]byte(key + websocketGUID))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+func writeUpgrade(nc net.Conn, key, protocol string) error {
+	b := make([]byte, 0, 256)
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = append(b, acceptKey(key)...)
+	b = append(b, "\r\n"...)
+	if protocol != "" {
+		b = append(b, "Sec-WebSocket-Protocol: "...)
+		b = append(b, protocol...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	_, err := nc.Write(b)
+	return err
+}
+
+// refuse answers r, counts it and closes nc.
+func (ln *Listener) refuse(nc net.Conn, r *refusal) {
+	r.count(&ln.counters)
+	body := "dorrit: " + r.reason + "\n"
+	fmt.Fprintf(nc, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n%s\r\n%s",
+		r.status, http.StatusText(r.status), len(body), r.header, body)
+	nc.Close()
+}

@@ -1,0 +1,232 @@
+package dorrit
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// connIDs numbers connections across all listeners of the process.
+var connIDs atomic.Uint64
+
+// A Listener accepts WebSocket connections forwarded by a front server on a
+// UNIX-domain socket. Handshakes run concurrently in the background, so one
+// slow client never delays another; Accept hands out upgraded connections.
+type Listener struct {
+	opts     Options
+	ul       *net.UnixListener
+	file     *socketFile // nil for an adopted listener
+	counters listenerCounters
+
+	accepted chan *MessageConn
+	closing  chan struct{}
+	loopDone chan struct{}
+	closeErr error
+	once     sync.Once
+
+	mu       sync.Mutex
+	conns    map[*MessageConn]struct{}
+	shutdown bool
+	err      error // why the accept loop stopped, if not Close
+}
+
+// Listen creates the socket described by o (or adopts o.Listener) and starts
+// accepting. The returned Listener owns the socket file until Close.
+func Listen(o Options) (*Listener, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ln := &Listener{
+		opts:     o,
+		accepted: make(chan *MessageConn),
+		closing:  make(chan struct{}),
+		loopDone: make(chan struct{}),
+		conns:    make(map[*MessageConn]struct{}),
+	}
+	if o.Listener != nil {
+		ln.ul, err = adoptListener(o.Listener)
+	} else {
+		ln.ul, ln.file, err = createSocket(o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	go ln.acceptLoop()
+	return ln, nil
+}
+
+// errListenerClosed matches both ErrClosed and net.ErrClosed.
+type listenerClosedError struct{}
+
+func (listenerClosedError) Error() string { return "dorrit: listener closed" }
+func (listenerClosedError) Is(target error) bool {
+	return target == ErrClosed || target == net.ErrClosed
+}
+
+// Accept waits for the next upgraded connection. After Close or Shutdown it
+// returns an error matching ErrClosed and net.ErrClosed.
+func (ln *Listener) Accept() (*MessageConn, error) {
+	return ln.AcceptContext(context.Background())
+}
+
+// AcceptContext is Accept that gives up with ctx.Err() when ctx ends.
+func (ln *Listener) AcceptContext(ctx context.Context) (*MessageConn, error) {
+	select {
+	case c := <-ln.accepted:
+		return c, nil
+	case <-ln.loopDone:
+		ln.mu.Lock()
+		defer ln.mu.Unlock()
+		if ln.err != nil {
+			return nil, ln.err
+		}
+		return nil, listenerClosedError{}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Addr is the socket's address.
+func (ln *Listener) Addr() net.Addr { return ln.ul.Addr() }
+
+// Options are the listener's options with defaults filled in.
+func (ln *Listener) Options() Options { return ln.opts }
+
+// Close stops accepting and removes the socket file Listen created (an
+// adopted listener's file is left alone). Connections already accepted stay
+// open. Calling Close again returns the first result.
+func (ln *Listener) Close() error {
+	ln.once.Do(func() {
+		close(ln.closing)
+		ln.closeErr = ln.ul.Close()
+		if ln.file != nil {
+			ln.file.remove()
+		}
+		<-ln.loopDone
+	})
+	return ln.closeErr
+}
+
+// Shutdown stops accepting, then closes every connection gracefully with
+// 1001 (going away) after its queue was delivered, and waits for them. When
+// ctx ends first, the remaining connections are closed at once and
+// Shutdown returns ctx.Err().
+func (ln *Listener) Shutdown(ctx context.Context) error {
+	err := ln.Close()
+	ln.mu.Lock()
+	ln.shutdown = true
+	conns := make([]*MessageConn, 0, len(ln.conns))
+	for c := range ln.conns {
+		conns = append(conns, c)
+	}
+	ln.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			c.closeGracefully(ctx, StatusGoingAway, "server shutting down")
+			<-c.done
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// Stats returns the listener's figures, live connections included.
+func (ln *Listener) Stats() Stats {
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	s := ln.counters.snapshot()
+	for c := range ln.conns {
+		s.add(&c.counters)
+	}
+	return s
+}
+
+func (ln *Listener) acceptLoop() {
+	defer close(ln.loopDone)
+	var backoff time.Duration
+	for {
+		nc, err := ln.ul.AcceptUnix()
+		if err != nil {
+			select {
+			case <-ln.closing:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of descriptors or a connection aborted: the listening
+			// socket is fine, so wait a little instead of spinning.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-ln.closing:
+				return
+			}
+		}
+		backoff = 0
+		go ln.serveHandshake(nc)
+	}
+}
+
+func (ln *Listener) serveHandshake(nc *net.UnixConn) {
+	c := ln.handshake(nc)
+	if c == nil {
+		return
+	}
+	ln.mu.Lock()
+	ln.conns[c] = struct{}{}
+	ln.counters.accepted.Add(1)
+	late := ln.shutdown
+	ln.mu.Unlock()
+	if !late {
+		select {
+		case ln.accepted <- c:
+			return
+		case <-ln.closing:
+		}
+	}
+	// Upgraded while the listener closed: nobody will Accept it.
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	c.closeGracefully(ctx, StatusGoingAway, "server stopped accepting")
+}
+
+// reserve takes a connection slot, or reports false at MaxConns or when shutting down.
+func (ln *Listener) reserve() bool {
+	select {
+	case <-ln.closing:
+		return false
+	default:
+	}
+	for {
+		n := ln.counters.live.Load()
+		if n >= int64(ln.opts.MaxConns) {
+			return false
+		}
+		if ln.counters.live.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+func (ln *Listener) release() { ln.counters.live.Add(-1) }
+
+// forget is called once by a connection that ended.
+func (ln *Listener) forget(c *MessageConn) {
+	ln.mu.Lock()
+	delete(ln.conns, c)
+	ln.counters.fold(&c.counters)
+	ln.mu.Unlock()
+	ln.release()
+}

@@ -1,0 +1,137 @@
+package dorrit
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+)
+
+// A MessageConn is one upgraded WebSocket connection that exchanges text
+// messages. Read may be called by one goroutine at a time; Write,
+// WriteContext, Close, CloseNow and the accessors are safe from any goroutine.
+//
+// The dorrit rules run underneath: pings are answered while Read waits or
+// before it returns the next message, binary messages and oversize frames
+// drop the connection, and outgoing messages wait in a queue bounded to
+// MaxQueuedFrames frames. An idle connection holds no buffer.
+type MessageConn struct {
+	id         uint64
+	nc         *net.UnixConn
+	raw        syscall.RawConn
+	ln         *Listener
+	req        *http.Request
+	protocol   string
+	maxPayload int
+	counters   connCounters
+
+	// Read side, owned by whoever holds readMu.
+	readMu sync.Mutex
+	rd     reader
+	readFn func(fd uintptr) bool // bound once so that waiting does not allocate
+
+	// Deadline handshake between a waiting Read and whoever interrupts it.
+	dlMu        sync.Mutex
+	readWaiting bool
+	interrupted bool
+	readClosed  bool
+	interruptFn func()
+
+	// Write side, guarded by wmu.
+	wmu        sync.Mutex
+	queue      []outFrame
+	qoff       int // bytes of queue[0] already written
+	queued     int // data frames in queue, bounded by MaxQueuedFrames
+	pong       *[]byte
+	flushing   bool // someone owns the socket's write side: an inline pass or flushLoop
+	inlinePass bool // the owner is Write's own pass, which must not wait
+	wstate     writeState
+	closeSent  chan struct{}
+	peerClose  *CloseError // the client's close frame arrived: end once ours has left
+	room       chan struct{}
+	werr       error
+	writeFn    func(fd uintptr) bool
+
+	endOnce sync.Once
+	end     *CloseError // why the connection ended, set before done closes
+	done    chan struct{}
+}
+
+// ID is unique among the connections of a process.
+func (c *MessageConn) ID() uint64 { return c.id }
+
+// Cookie is the client's Cookie header as the front server forwarded it ("" if none).
+func (c *MessageConn) Cookie() string { return c.req.Header.Get("Cookie") }
+
+// Host is the virtual host the client asked for: the forwarded Host header.
+func (c *MessageConn) Host() string { return c.req.Host }
+
+// Protocol is the negotiated sub-protocol, "" when none was chosen.
+func (c *MessageConn) Protocol() string { return c.protocol }
+
+// Header is the forwarded upgrade request's header. Do not modify it.
+func (c *MessageConn) Header() http.Header { return c.req.Header }
+
+// Request is the forwarded upgrade request (method, URL, header). Its body is empty.
+func (c *MessageConn) Request() *http.Request { return c.req }
+
+// Done is closed once the connection has ended, whichever side ended it.
+func (c *MessageConn) Done() <-chan struct{} { return c.done }
+
+// Err tells why the connection ended, or nil while it is open.
+func (c *MessageConn) Err() error {
+	select {
+	case <-c.done:
+		return c.end
+	default:
+		return nil
+	}
+}
+
+func newMessageConn(ln *Listener, nc *net.UnixConn, req *http.Request, protocol string, early []byte) (*MessageConn, error) {
+	raw, err := nc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	c := &MessageConn{
+		id:         connIDs.Add(1),
+		nc:         nc,
+		raw:        raw,
+		ln:         ln,
+		req:        req,
+		protocol:   protocol,
+		maxPayload: ln.opts.MaxPayload(),
+		closeSent:  make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	c.readFn = c.readSome
+	c.writeFn = c.writeSome
+	c.interruptFn = c.interruptRead
+	if len(early) > 0 {
+		// The client sent frames right behind its upgrade request.
+		b := getBuf(max(len(early), readChunk))
+		*b = append(*b, early...)
+		c.rd.buf = b
+	}
+	return c, nil
+}
+
+// end finishes the connection once: the socket closes, queued frames are
+// freed, the listener forgets it and Done closes. It must not be called from
+// inside a RawConn callback, because closing waits for those to return.
+func (c *MessageConn) finish(why *CloseError) {
+	c.endOnce.Do(func() {
+		c.wmu.Lock()
+		c.wstate = writeClosed
+		c.releaseQueue()
+		if c.room != nil {
+			close(c.room)
+			c.room = nil
+		}
+		c.wmu.Unlock()
+		c.end = why
+		c.nc.Close()
+		c.ln.forget(c)
+		close(c.done)
+	})
+}

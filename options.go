@@ -1,0 +1,137 @@
+package dorrit
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+)
+
+// Defaults taken from the libdorrit manual, so that a server moved from C keeps its limits.
+const (
+	DefaultName             = "server"
+	DefaultBufferSize       = 65540
+	MinBufferSize           = 10
+	MaxBufferSize           = 65540
+	DefaultMaxConns         = 2000
+	DefaultSocketMode       = 0o770
+	DefaultHandshakeTimeout = 10 * time.Second
+
+	// MaxQueuedFrames is how many outgoing frames may wait on one connection.
+	MaxQueuedFrames = 200
+
+	// bufferOverhead is what the manual reserves of BufferSize beyond the payload:
+	// 4 header bytes and a zero terminator.
+	bufferOverhead = 5
+)
+
+// Options configure a Listener. The zero value is usable: it listens on
+// /var/run/dorrit.socket with the manual's limits.
+type Options struct {
+	// Name names the server (syslog ident and pidfile in package lifecycle)
+	// and, when Path is empty, the socket: /var/run/<Name>.socket.
+	// When Name is empty the socket is /var/run/dorrit.socket.
+	Name string
+
+	// Path is the UNIX-domain socket to create. A stale socket file left by a
+	// dead server is replaced; a file that is not a socket, or a socket
+	// another server still answers on, is an error.
+	Path string
+
+	// BufferSize bounds every incoming frame and message to BufferSize-5
+	// payload bytes, and is the fragment size for outgoing messages.
+	// Valid: 10..65540; 0 means 65540.
+	BufferSize int
+
+	// MaxConns is how many upgraded connections may be open at once; the next
+	// handshake is answered 503 with Retry-After. 0 means 2000.
+	MaxConns int
+
+	// Subprotocols the server speaks, in order of preference. The first one
+	// the client also offers is chosen; none is chosen when there is no match.
+	Subprotocols []string
+
+	// OriginPatterns are host patterns (path.Match syntax, e.g.
+	// "*.example.com") whose Origin is accepted besides the request's own
+	// Host. Requests without an Origin header (non-browser clients) are
+	// always accepted. A browser's cross-site request is refused with 403
+	// unless its origin host matches, which stops cross-site WebSocket
+	// hijacking with cookies.
+	OriginPatterns []string
+
+	// Authorize, when set, runs on the forwarded upgrade request before the
+	// 101 answer. A non-nil error refuses the connection with 403 and the
+	// error's text; nothing is upgraded.
+	Authorize func(r *http.Request) error
+
+	// HandshakeTimeout bounds reading the upgrade request and writing the
+	// answer. 0 means 10s.
+	HandshakeTimeout time.Duration
+
+	// SocketUser and SocketGroup, when set, own the socket file (names or
+	// numeric IDs). Changing them needs root.
+	SocketUser, SocketGroup string
+
+	// SocketMode is the socket file's permission bits; 0 means 0770 (srwxrwx---).
+	SocketMode os.FileMode
+
+	// Listener, when set, is adopted instead of creating a socket: an
+	// inherited *net.UnixListener (re-exec, systemd socket activation).
+	// dorrit never unlinks the file of an adopted listener.
+	Listener net.Listener
+}
+
+// MaxPayload is the largest payload of a message or fragment with these options.
+func (o Options) MaxPayload() int {
+	if o.BufferSize == 0 {
+		return DefaultBufferSize - bufferOverhead
+	}
+	return o.BufferSize - bufferOverhead
+}
+
+// withDefaults checks o and fills in the defaults.
+func (o Options) withDefaults() (Options, error) {
+	if o.BufferSize == 0 {
+		o.BufferSize = DefaultBufferSize
+	}
+	if o.BufferSize < MinBufferSize || o.BufferSize > MaxBufferSize {
+		return o, fmt.Errorf("%w: BufferSize %d is outside %d..%d (the largest payload is BufferSize-5 bytes)",
+			ErrInvalidOptions, o.BufferSize, MinBufferSize, MaxBufferSize)
+	}
+	if o.MaxConns == 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.MaxConns < 0 {
+		return o, fmt.Errorf("%w: MaxConns %d is negative; use a positive limit (default %d)",
+			ErrInvalidOptions, o.MaxConns, DefaultMaxConns)
+	}
+	if o.HandshakeTimeout == 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if o.HandshakeTimeout < 0 {
+		return o, fmt.Errorf("%w: HandshakeTimeout %v is negative", ErrInvalidOptions, o.HandshakeTimeout)
+	}
+	if o.SocketMode == 0 {
+		o.SocketMode = DefaultSocketMode
+	}
+	if o.SocketMode&^os.ModePerm != 0 {
+		return o, fmt.Errorf("%w: SocketMode %v has bits beyond the permission bits 0777", ErrInvalidOptions, o.SocketMode)
+	}
+	if o.Path == "" && o.Listener == nil {
+		o.Path = DefaultPath(o.Name)
+	}
+	if o.Name == "" {
+		o.Name = DefaultName
+	}
+	return o, nil
+}
+
+// DefaultPath is the socket path the manual gives a server named name:
+// /var/run/<name>.socket, or /var/run/dorrit.socket when name is empty.
+func DefaultPath(name string) string {
+	if name == "" {
+		name = "dorrit"
+	}
+	return "/var/run/" + name + ".socket"
+}

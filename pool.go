@@ -1,0 +1,39 @@
+package dorrit
+
+import "sync"
+
+// Buffers come from a few size classes shared by all connections, so that
+// memory follows the traffic in flight rather than the number of connections.
+var bufClasses = [...]int{256, 4 << 10, 16 << 10, 64<<10 + 64}
+
+var bufPools [len(bufClasses)]sync.Pool
+
+// getBuf returns a buffer with room for at least n bytes, length 0.
+func getBuf(n int) *[]byte {
+	for i, size := range bufClasses {
+		if n <= size {
+			if b, ok := bufPools[i].Get().(*[]byte); ok {
+				*b = (*b)[:0]
+				return b
+			}
+			b := make([]byte, 0, size)
+			return &b
+		}
+	}
+	b := make([]byte, 0, n) // larger than any class: used once, left to the GC
+	return &b
+}
+
+// putBuf hands b back for reuse. b must not be used afterwards.
+func putBuf(b *[]byte) {
+	if b == nil {
+		return
+	}
+	c := cap(*b)
+	for i, size := range bufClasses {
+		if c == size {
+			bufPools[i].Put(b)
+			return
+		}
+	}
+}

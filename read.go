@@ -1,0 +1,303 @@
+package dorrit
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// readChunk is the buffer a waiting connection borrows when bytes arrive:
+// many small pipelined frames fit in one read.
+const readChunk = 4 << 10
+
+// reader is the state of the read side between calls to Read.
+type reader struct {
+	buf *[]byte // pooled, nil while nothing is in flight; unread bytes are (*buf)[r:]
+	r   int
+
+	h          header // current frame, valid when haveHeader
+	haveHeader bool
+	done       int // payload bytes of h already unmasked and checked
+
+	inMessage bool    // a fragmented text message is being reassembled
+	msg       *[]byte // its bytes so far
+	utf8      utf8State
+
+	lent *[]byte // buffer whose bytes the caller holds until the next Read
+	n    int     // result of the last read system call
+	rerr error
+	err  error // sticky: the connection is over for reading
+}
+
+// Read waits for the next complete text message and returns its payload.
+// The slice is valid until the next Read. Pings that arrive meanwhile are
+// answered by dorrit; pongs are absorbed.
+//
+// If ctx ends first, Read returns ctx.Err() and the connection stays open:
+// bytes of a half-received message are kept for the next Read. Once the
+// connection is over, Read returns a *CloseError (errors.Is(err, ErrClosed)):
+// the client's close code, or the code dorrit failed the connection with
+// (1002 protocol error, 1003 binary message, 1007 invalid UTF-8, 1009 too big).
+func (c *MessageConn) Read(ctx context.Context) ([]byte, error) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	c.dlMu.Lock()
+	closed := c.readClosed
+	c.dlMu.Unlock()
+	if closed {
+		c.releaseLent()
+		return nil, c.closedErr()
+	}
+	return c.readMessage(ctx)
+}
+
+// readMessage runs the frame engine until a message is complete. readMu is held.
+func (c *MessageConn) readMessage(ctx context.Context) ([]byte, error) {
+	rd := &c.rd
+	c.releaseLent()
+	for {
+		if rd.err != nil {
+			c.releaseRead()
+			return nil, rd.err
+		}
+		msg, ok := c.nextMessage()
+		if ok {
+			return msg, nil
+		}
+		if rd.err != nil {
+			continue
+		}
+		if err := c.fill(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// nextMessage processes buffered bytes: it returns a complete message, or
+// ok=false when more bytes are needed or the connection failed (rd.err set).
+func (c *MessageConn) nextMessage() (msg []byte, ok bool) {
+	rd := &c.rd
+	for rd.buf != nil {
+		in := (*rd.buf)[rd.r:]
+		if !rd.haveHeader {
+			h, complete := parseHeader(in)
+			if !complete {
+				return nil, false
+			}
+			soFar := 0
+			if rd.msg != nil {
+				soFar = len(*rd.msg)
+			}
+			if code, why, text := checkHeader(h, rd.inMessage, soFar, c.maxPayload); code != 0 {
+				c.fail(code, why, text)
+				return nil, false
+			}
+			rd.h, rd.haveHeader, rd.done = h, true, 0
+			if h.opcode == opText {
+				rd.utf8.reset()
+			}
+		}
+		h := &rd.h
+		length := int(h.length)
+		have := min(len(in)-h.size, length)
+		if have > rd.done {
+			chunk := in[h.size+rd.done : h.size+have]
+			mask(h.key, rd.done, chunk)
+			rd.done = have
+			if !isControl(h.opcode) && !rd.utf8.check(chunk) {
+				c.fail(StatusInvalidPayload, dropBadUTF8, "invalid UTF-8 in a text message")
+				return nil, false
+			}
+		}
+		if rd.done < length {
+			return nil, false
+		}
+		payload := in[h.size : h.size+length]
+		rd.r += h.size + length
+		rd.haveHeader = false
+		switch h.opcode {
+		case opPing:
+			c.queuePong(payload)
+			continue
+		case opPong:
+			continue
+		case opClose:
+			c.closeReceived(payload)
+			return nil, false
+		}
+		if h.fin && !rd.utf8.complete() {
+			c.fail(StatusInvalidPayload, dropBadUTF8, "text message ends inside a UTF-8 sequence")
+			return nil, false
+		}
+		if h.fin && !rd.inMessage {
+			c.countIn(len(payload))
+			return payload, true // straight from the read buffer: no copy
+		}
+		if rd.msg == nil {
+			rd.msg = getBuf(c.maxPayload)
+		}
+		*rd.msg = append(*rd.msg, payload...)
+		rd.inMessage = !h.fin
+		if h.fin {
+			rd.lent, rd.msg = rd.msg, nil
+			c.countIn(len(*rd.lent))
+			return *rd.lent, true
+		}
+	}
+	return nil, false
+}
+
+func (c *MessageConn) countIn(n int) {
+	c.counters.messagesIn.Add(1)
+	c.counters.bytesIn.Add(uint64(n))
+}
+
+// releaseLent takes back what the previous Read returned.
+func (c *MessageConn) releaseLent() {
+	if c.rd.lent != nil {
+		putBuf(c.rd.lent)
+		c.rd.lent = nil
+	}
+}
+
+// releaseRead frees every read buffer once reading is over.
+func (c *MessageConn) releaseRead() {
+	rd := &c.rd
+	putBuf(rd.buf)
+	putBuf(rd.msg)
+	rd.buf, rd.msg, rd.r = nil, nil, 0
+}
+
+// fill waits until the socket has bytes and reads them. It makes room for
+// the frame in flight first; with nothing in flight it gives the buffer back,
+// so that an idle connection holds none.
+func (c *MessageConn) fill(ctx context.Context) error {
+	rd := &c.rd
+	if rd.buf != nil {
+		unread := len(*rd.buf) - rd.r
+		need := maxHeaderLen
+		if rd.haveHeader {
+			need = rd.h.size + int(rd.h.length)
+		}
+		switch {
+		case unread == 0:
+			putBuf(rd.buf)
+			rd.buf, rd.r = nil, 0
+		case cap(*rd.buf)-rd.r < need || rd.r > 0 && len(*rd.buf) == cap(*rd.buf):
+			nb := rd.buf
+			if cap(*rd.buf) < need {
+				nb = getBuf(max(need, readChunk))
+			}
+			n := copy((*nb)[:cap(*nb)], (*rd.buf)[rd.r:])
+			if nb != rd.buf {
+				putBuf(rd.buf)
+			}
+			*nb = (*nb)[:n]
+			rd.buf, rd.r = nb, 0
+		}
+	}
+
+	if ctx.Done() != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.dlMu.Lock()
+		c.readWaiting = true
+		c.dlMu.Unlock()
+		stop := context.AfterFunc(ctx, c.interruptFn)
+		defer func() {
+			stop()
+			c.dlMu.Lock()
+			c.readWaiting = false
+			if c.interrupted && !c.readClosed {
+				c.nc.SetReadDeadline(time.Time{})
+			}
+			c.interrupted = false
+			c.dlMu.Unlock()
+		}()
+	}
+
+	err := c.raw.Read(c.readFn)
+	if err == nil {
+		err = rd.rerr
+	}
+	switch {
+	case err == nil && rd.n > 0:
+		return nil
+	case err == nil, errors.Is(err, io.EOF):
+		rd.err = &CloseError{Code: StatusAbnormalClosure, Reason: "client hung up without a close frame", Remote: true}
+		go c.finish(rd.err.(*CloseError))
+		return nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return c.closedErr()
+	case errors.Is(err, net.ErrClosed):
+		<-c.done // only finish closes the socket
+		rd.err = c.end
+		return nil
+	default:
+		rd.err = &CloseError{Code: StatusAbnormalClosure, Reason: "read failed: " + err.Error(), Remote: true}
+		go c.finish(rd.err.(*CloseError))
+		return nil
+	}
+}
+
+// readSome is the RawConn.Read callback. It borrows a buffer only once the
+// socket is readable.
+func (c *MessageConn) readSome(fd uintptr) bool {
+	rd := &c.rd
+	borrowed := false
+	if rd.buf == nil {
+		rd.buf, borrowed = getBuf(readChunk), true
+	}
+	b := *rd.buf
+	for {
+		n, err := unix.Read(int(fd), b[len(b):cap(b)])
+		switch err {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			if borrowed {
+				putBuf(rd.buf)
+				rd.buf = nil
+			}
+			return false
+		}
+		rd.n, rd.rerr = n, err
+		if n > 0 {
+			*rd.buf = b[:len(b)+n]
+		} else if borrowed {
+			putBuf(rd.buf)
+			rd.buf = nil
+		}
+		if err == nil && n == 0 {
+			rd.rerr = io.EOF
+		}
+		return true
+	}
+}
+
+// interruptRead wakes a Read waiting on the socket because its ctx ended.
+func (c *MessageConn) interruptRead() {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	if c.readWaiting {
+		c.interrupted = true
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// stopReading makes the current and every later Read return ErrClosed.
+func (c *MessageConn) stopReading() {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	c.readClosed = true
+	c.nc.SetReadDeadline(time.Unix(1, 0))
+}

@@ -1,0 +1,122 @@
+package dorrit
+
+import "sync/atomic"
+
+// Stats are a listener's live figures since Listen. Every field counts
+// events, except Live.
+type Stats struct {
+	Live     int64  // upgraded connections open now
+	Accepted uint64 // connections upgraded
+	Refused  RefusedStats
+	Dropped  DroppedStats
+
+	// QueueFull counts Writes refused with ErrQueueFull (the connection stays).
+	QueueFull uint64
+
+	MessagesIn, MessagesOut uint64 // complete text messages
+	BytesIn, BytesOut       uint64 // their payload bytes
+}
+
+// RefusedStats count handshakes answered without an upgrade, by reason.
+type RefusedStats struct {
+	Full         uint64 // MaxConns reached or shutting down: 503
+	BadRequest   uint64 // not a valid WebSocket upgrade: 400, 405, 426, 431
+	Origin       uint64 // cross-site origin: 403
+	Unauthorized uint64 // Options.Authorize said no: 403
+	Timeout      uint64 // request not complete within HandshakeTimeout, or the client left
+}
+
+// DroppedStats count connections dorrit failed because of what the client
+// sent, by reason.
+type DroppedStats struct {
+	Binary   uint64 // binary message: 1003
+	TooBig   uint64 // frame or message over BufferSize-5: 1009
+	Protocol uint64 // RFC 6455 violation: 1002
+	BadUTF8  uint64 // invalid UTF-8 in a text message or close reason: 1007
+}
+
+// Total is the number of connections dropped for any reason.
+func (d DroppedStats) Total() uint64 { return d.Binary + d.TooBig + d.Protocol + d.BadUTF8 }
+
+// Total is the number of handshakes refused for any reason.
+func (r RefusedStats) Total() uint64 {
+	return r.Full + r.BadRequest + r.Origin + r.Unauthorized + r.Timeout
+}
+
+// dropReason says which DroppedStats counter a failure counts in.
+type dropReason int
+
+const (
+	dropNone dropReason = iota
+	dropBinary
+	dropTooBig
+	dropProtocol
+	dropBadUTF8
+)
+
+// connCounters are one connection's traffic figures. Each connection counts
+// on its own cache lines and folds them into the listener when it ends, so
+// that busy connections on different cores never contend.
+type connCounters struct {
+	messagesIn, messagesOut atomic.Uint64
+	bytesIn, bytesOut       atomic.Uint64
+	queueFull               atomic.Uint64
+}
+
+// listenerCounters hold what ended connections and handshakes left behind.
+type listenerCounters struct {
+	live, accepted                                        atomic.Int64
+	refFull, refBad, refOrigin, refUnauth, refTimeout     atomic.Uint64
+	dropBinary, dropTooBig, dropProtocol, dropBadUTF8     atomic.Uint64
+	queueFull, messagesIn, messagesOut, bytesIn, bytesOut atomic.Uint64
+}
+
+func (lc *listenerCounters) drop(r dropReason) {
+	switch r {
+	case dropBinary:
+		lc.dropBinary.Add(1)
+	case dropTooBig:
+		lc.dropTooBig.Add(1)
+	case dropProtocol:
+		lc.dropProtocol.Add(1)
+	case dropBadUTF8:
+		lc.dropBadUTF8.Add(1)
+	}
+}
+
+// fold moves an ended connection's figures into the listener's.
+func (lc *listenerCounters) fold(cc *connCounters) {
+	lc.messagesIn.Add(cc.messagesIn.Load())
+	lc.messagesOut.Add(cc.messagesOut.Load())
+	lc.bytesIn.Add(cc.bytesIn.Load())
+	lc.bytesOut.Add(cc.bytesOut.Load())
+	lc.queueFull.Add(cc.queueFull.Load())
+}
+
+func (lc *listenerCounters) snapshot() Stats {
+	return Stats{
+		Live:     lc.live.Load(),
+		Accepted: uint64(lc.accepted.Load()),
+		Refused: RefusedStats{
+			Full: lc.refFull.Load(), BadRequest: lc.refBad.Load(), Origin: lc.refOrigin.Load(),
+			Unauthorized: lc.refUnauth.Load(), Timeout: lc.refTimeout.Load(),
+		},
+		Dropped: DroppedStats{
+			Binary: lc.dropBinary.Load(), TooBig: lc.dropTooBig.Load(),
+			Protocol: lc.dropProtocol.Load(), BadUTF8: lc.dropBadUTF8.Load(),
+		},
+		QueueFull:   lc.queueFull.Load(),
+		MessagesIn:  lc.messagesIn.Load(),
+		MessagesOut: lc.messagesOut.Load(),
+		BytesIn:     lc.bytesIn.Load(),
+		BytesOut:    lc.bytesOut.Load(),
+	}
+}
+
+func (s *Stats) add(cc *connCounters) {
+	s.MessagesIn += cc.messagesIn.Load()
+	s.MessagesOut += cc.messagesOut.Load()
+	s.BytesIn += cc.bytesIn.Load()
+	s.BytesOut += cc.bytesOut.Load()
+	s.QueueFull += cc.queueFull.Load()
+}

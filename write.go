@@ -1,0 +1,309 @@
+package dorrit
+
+import (
+	"context"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// writeState is how far the write side is on its way to closing.
+type writeState uint8
+
+const (
+	writeOpen    writeState = iota
+	writeClosing            // a close frame is queued: Write fails with ErrClosed
+	writeClosed             // the socket is closed
+)
+
+type frameKind uint8
+
+const (
+	frameData frameKind = iota
+	frameControl
+	frameClose
+)
+
+// outFrame is one encoded frame waiting in the queue.
+type outFrame struct {
+	buf  *[]byte
+	kind frameKind
+}
+
+// iovBatch bounds how many frames leave in one writev.
+const iovBatch = 64
+
+// Write queues msg as one text message and returns at once; the socket is
+// written as soon as it accepts bytes, many queued frames per writev. msg is
+// copied, so the caller may reuse it. A message longer than BufferSize-5
+// leaves as several fragments, each counted in the queue.
+//
+// Write never blocks. It fails with ErrEmptyMessage for an empty msg,
+// ErrQueueFull when the client is too slow (nothing queued before is lost),
+// ErrMessageTooLarge when msg could never fit in the queue, and ErrClosed
+// once Close or CloseNow was called or the connection ended.
+func (c *MessageConn) Write(msg []byte) error {
+	if len(msg) == 0 {
+		return ErrEmptyMessage
+	}
+	frames := (len(msg) + c.maxPayload - 1) / c.maxPayload
+	if frames > MaxQueuedFrames {
+		return ErrMessageTooLarge
+	}
+	c.wmu.Lock()
+	if c.wstate != writeOpen {
+		c.wmu.Unlock()
+		return ErrClosed
+	}
+	if c.queued+frames > MaxQueuedFrames {
+		c.wmu.Unlock()
+		c.counters.queueFull.Add(1)
+		return ErrQueueFull
+	}
+	c.enqueueMessage(msg)
+	c.counters.messagesOut.Add(1)
+	c.counters.bytesOut.Add(uint64(len(msg)))
+	c.flushOrHandOff()
+	c.wmu.Unlock()
+	return nil
+}
+
+// WriteContext is Write that waits for room in the queue instead of failing
+// with ErrQueueFull. It returns ctx.Err() if ctx ends first; the message is
+// then not queued.
+func (c *MessageConn) WriteContext(ctx context.Context, msg []byte) error {
+	for {
+		err := c.Write(msg)
+		if err != ErrQueueFull {
+			return err
+		}
+		c.wmu.Lock()
+		if c.wstate != writeOpen {
+			c.wmu.Unlock()
+			return ErrClosed
+		}
+		if c.queued+(len(msg)+c.maxPayload-1)/c.maxPayload <= MaxQueuedFrames {
+			c.wmu.Unlock() // room appeared between Write and here
+			continue
+		}
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		room := c.room
+		c.wmu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// enqueueMessage encodes msg as frames of at most maxPayload bytes. wmu is held.
+func (c *MessageConn) enqueueMessage(msg []byte) {
+	op := byte(opText)
+	for {
+		n := min(len(msg), c.maxPayload)
+		fin := n == len(msg)
+		b := getBuf(maxServerHeader + n)
+		hl := putHeader((*b)[:maxServerHeader], fin, op, n)
+		*b = append((*b)[:hl], msg[:n]...)
+		c.queue = append(c.queue, outFrame{buf: b, kind: frameData})
+		c.queued++
+		if fin {
+			return
+		}
+		msg, op = msg[n:], opContinuation
+	}
+}
+
+// queuePong answers a ping at the next frame boundary, ahead of queued data.
+// Only the newest unanswered ping gets its pong (RFC 6455 §5.5.3), so a
+// client that pings and never reads cannot grow the queue.
+func (c *MessageConn) queuePong(payload []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.wstate != writeOpen {
+		return
+	}
+	if c.pong != nil && !(c.qoff > 0 && c.queue[0].buf == c.pong) {
+		hl := putHeader((*c.pong)[:maxServerHeader], true, opPong, len(payload))
+		*c.pong = append((*c.pong)[:hl], payload...)
+		return
+	}
+	b := getBuf(maxServerHeader + len(payload))
+	hl := putHeader((*b)[:maxServerHeader], true, opPong, len(payload))
+	*b = append((*b)[:hl], payload...)
+	c.pong = b
+	at := 0
+	if c.qoff > 0 {
+		at = 1 // never inside a frame already on its way
+	}
+	c.queue = append(c.queue, outFrame{})
+	copy(c.queue[at+1:], c.queue[at:])
+	c.queue[at] = outFrame{buf: b, kind: frameControl}
+	c.flushOrHandOff()
+}
+
+// queueClose queues a close frame behind everything already queued and
+// refuses further Writes. It reports false when a close frame was queued before.
+func (c *MessageConn) queueClose(code StatusCode, reason string) bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.wstate != writeOpen {
+		return false
+	}
+	c.wstate = writeClosing
+	var p []byte
+	if code != StatusNoStatusRcvd {
+		p = closePayload(make([]byte, 0, maxControlPayload), code, reason)
+	}
+	b := getBuf(maxServerHeader + len(p))
+	hl := putHeader((*b)[:maxServerHeader], true, opClose, len(p))
+	*b = append((*b)[:hl], p...)
+	c.queue = append(c.queue, outFrame{buf: b, kind: frameClose})
+	c.flushOrHandOff()
+	if c.room != nil {
+		close(c.room) // WriteContext waiters learn that the connection is closing
+		c.room = nil
+	}
+	return true
+}
+
+// flushOrHandOff writes what the socket takes now; what is left goes to a
+// flusher goroutine that exists only while the client is slow to read.
+// wmu is held. The socket's write lock is taken only when no flusher holds
+// it, so the lock order wmu → socket write lock never meets its reverse.
+func (c *MessageConn) flushOrHandOff() {
+	if c.flushing || len(c.queue) == 0 {
+		return
+	}
+	c.flushing = true
+	c.inlinePass = true
+	c.wmu.Unlock()
+	err := c.raw.Write(c.writeFn)
+	c.wmu.Lock()
+	c.inlinePass = false
+	if err != nil && c.werr == nil {
+		c.werr = err
+	}
+	if len(c.queue) > 0 && c.werr == nil && c.wstate != writeClosed {
+		go c.flushLoop()
+		return
+	}
+	c.flushing = false
+	c.afterFlushLocked()
+}
+
+// afterFlushLocked ends the connection when the close handshake is complete
+// or the socket failed. wmu is held; ending happens on its own goroutine
+// because the caller may be deep inside Read or Write.
+func (c *MessageConn) afterFlushLocked() {
+	if c.werr != nil && c.wstate != writeClosed {
+		go c.finish(&CloseError{Code: StatusAbnormalClosure, Reason: "write failed: " + c.werr.Error(), Remote: true})
+		return
+	}
+	if c.wstate == writeClosing && len(c.queue) == 0 && c.peerClose != nil {
+		go c.finish(c.peerClose)
+	}
+}
+
+// flushLoop waits for the socket to take the rest of the queue.
+func (c *MessageConn) flushLoop() {
+	for {
+		err := c.raw.Write(c.writeFn)
+		c.wmu.Lock()
+		if err != nil && c.werr == nil {
+			c.werr = err
+		}
+		if len(c.queue) == 0 || c.werr != nil || c.wstate == writeClosed {
+			c.flushing = false
+			c.afterFlushLocked()
+			c.wmu.Unlock()
+			return
+		}
+		c.wmu.Unlock()
+	}
+}
+
+// writeSome is the RawConn.Write callback: it writes queued frames until the
+// queue is empty or the socket would block. On a full socket the inline pass
+// returns at once so that Write never blocks; flushLoop's pass returns false
+// to wait for writability.
+func (c *MessageConn) writeSome(fd uintptr) bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for len(c.queue) > 0 && c.wstate != writeClosed {
+		var iov [iovBatch]unix.Iovec
+		n := 0
+		for i := 0; i < len(c.queue) && n < iovBatch; i++ {
+			b := *c.queue[i].buf
+			if i == 0 {
+				b = b[c.qoff:]
+			}
+			iov[n].Base = &b[0]
+			iov[n].SetLen(len(b))
+			n++
+		}
+		w, _, errno := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
+		switch errno {
+		case 0:
+			c.consume(int(w))
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return c.inlinePass
+		default:
+			c.werr = errno
+			return true
+		}
+	}
+	return true
+}
+
+// consume drops n written bytes from the head of the queue.
+func (c *MessageConn) consume(n int) {
+	done := 0
+	for n > 0 && done < len(c.queue) {
+		f := c.queue[done]
+		rest := len(*f.buf) - c.qoff
+		if n < rest {
+			c.qoff += n
+			break
+		}
+		n -= rest
+		c.qoff = 0
+		done++
+		switch f.kind {
+		case frameData:
+			c.queued--
+		case frameControl:
+			if f.buf == c.pong {
+				c.pong = nil
+			}
+		case frameClose:
+			close(c.closeSent)
+		}
+		putBuf(f.buf)
+	}
+	if done == 0 {
+		return
+	}
+	m := copy(c.queue, c.queue[done:])
+	clear(c.queue[m:])
+	c.queue = c.queue[:m]
+	if m == 0 && cap(c.queue) > 16 {
+		c.queue = nil // a burst is over: give its queue back
+	}
+	if c.room != nil {
+		close(c.room)
+		c.room = nil
+	}
+}
+
+// releaseQueue frees every queued frame. wmu is held.
+func (c *MessageConn) releaseQueue() {
+	for _, f := range c.queue {
+		putBuf(f.buf)
+	}
+	c.queue, c.qoff, c.queued, c.pong = nil, 0, 0, nil
+}
