@@ -162,7 +162,7 @@ func checkOrigin(r *http.Request, patterns []string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("origin %q is not the requested host %q and matches no OriginPatterns (does the front server forward Host? nginx: proxy_set_header Host $host;)", u.Host, r.Host)
+	return fmt.Errorf("origin %q is not the requested host %q and matches no OriginPatterns (does the front server forward Host? nginx: proxy_set_header Host $http_host;)", u.Host, r.Host)
 }
 
 // selectProtocol picks the first of ours, in our order, that the client offers.

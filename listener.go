@@ -30,7 +30,6 @@ type Listener struct {
 	mu       sync.Mutex
 	conns    map[*MessageConn]struct{}
 	shutdown bool
-	err      error // why the accept loop stopped, if not Close
 }
 
 // Listen creates the socket described by o (or adopts o.Listener) and starts
@@ -79,11 +78,6 @@ func (ln *Listener) AcceptContext(ctx context.Context) (*MessageConn, error) {
 	case c := <-ln.accepted:
 		return c, nil
 	case <-ln.loopDone:
-		ln.mu.Lock()
-		defer ln.mu.Unlock()
-		if ln.err != nil {
-			return nil, ln.err
-		}
 		return nil, listenerClosedError{}
 	case <-ctx.Done():
 		return nil, ctx.Err()

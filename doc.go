@@ -1,0 +1,53 @@
+// Package dorrit serves text-message WebSockets on a UNIX-domain socket
+// behind a front web server (nginx, HAProxy, Caddy, Apache). It is the Go
+// rebuild of the C library libdorrit: the application writes an ordinary
+// accept loop, and the dorrit rules run underneath.
+//
+//	ln, err := dorrit.Listen(dorrit.Options{Path: "/run/echo.socket"})
+//	if err != nil { … }
+//	for {
+//		c, err := ln.Accept() // handshake done
+//		if err != nil { return }
+//		go func() {
+//			defer c.Close()
+//			for {
+//				msg, err := c.Read(ctx) // one complete text message
+//				if err != nil { return }
+//				if err := c.Write(msg); err != nil { return }
+//			}
+//		}()
+//	}
+//
+// The front server forwards the client's HTTP/1.1 upgrade request over the
+// socket; dorrit reads it with net/http, checks the Origin against the Host
+// (Options.OriginPatterns widens that), runs Options.Authorize and answers
+// the handshake itself. Cookie, Host, Protocol and Header expose what the
+// front server forwarded.
+//
+// The rules, which every connection keeps without the application's help:
+//
+//   - Pings are answered with pongs while Read waits, and a ping that came
+//     while the application was busy is answered before Read returns the
+//     next message.
+//   - A binary message drops the connection (close 1003).
+//   - A frame or message over BufferSize-5 bytes (default 65535) drops the
+//     connection (1009) before its payload is read.
+//   - Outgoing messages over BufferSize-5 bytes leave as fragments.
+//   - Write never blocks: at most 200 frames wait per connection, then
+//     Write returns ErrQueueFull and nothing queued before is lost.
+//     WriteContext waits for room instead.
+//   - At most MaxConns connections (default 2000): the next handshake gets
+//     503 with Retry-After and nothing is upgraded.
+//   - Close delivers every queued frame before the close frame; CloseNow
+//     does not wait.
+//   - The socket is created at Listen (a stale file is replaced) with mode
+//     0770 and the owner given by SocketUser/SocketGroup.
+//   - Invalid UTF-8, unmasked frames, reserved bits, unknown opcodes and
+//     bad control frames fail the connection with the RFC 6455 close code;
+//     one bad client never disturbs another.
+//
+// An idle connection holds no buffer: dorrit waits for readability through
+// the runtime's poller and borrows a pooled buffer only while bytes are in
+// flight. Process concerns (privilege drop, daemon, pidfile, signals, crash
+// restart) live in package lifecycle.
+package dorrit
