@@ -1,0 +1,145 @@
+package dorrit_test
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dorritgo/dorrit"
+)
+
+// BenchmarkEcho measures echo round trips through a dorrit server on a
+// unix socket: conns clients each pipeline their share of b.N messages
+// (a window of 64 in flight) and read every echo back. The clients send a
+// pre-masked frame and parse replies without allocating, so allocs/op is
+// the server's.
+func BenchmarkEcho(b *testing.B) {
+	for _, size := range []int{128, 4 << 10, 60 << 10} {
+		for _, conns := range []int{1, 64} {
+			b.Run(fmt.Sprintf("%s/conns=%d", sizeName(size), conns), func(b *testing.B) {
+				benchEcho(b, size, conns)
+			})
+		}
+	}
+}
+
+func sizeName(n int) string {
+	if n >= 1024 {
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+func benchEcho(b *testing.B, size, conns int) {
+	ln := serve(b, dorrit.Options{MaxConns: conns + 1}, echo)
+	frame := maskedTextFrame(strings.Repeat("m", size))
+	clients := make([]net.Conn, conns)
+	for i := range clients {
+		clients[i] = dialForBench(b, sockPath(ln))
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		share := b.N / conns
+		if i < b.N%conns {
+			share++
+		}
+		wg.Go(func() { pipeline(b, c, frame, share) })
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+}
+
+// pipeline keeps up to 64 messages in flight on c until n echoes came back.
+func pipeline(b *testing.B, c net.Conn, frame []byte, n int) {
+	const window = 64
+	credit := make(chan struct{}, window)
+	go func() {
+		w := bufio.NewWriterSize(c, 64<<10)
+		for range n {
+			select {
+			case credit <- struct{}{}:
+			default: // the window is full: send what is buffered, then wait
+				w.Flush()
+				credit <- struct{}{}
+			}
+			w.Write(frame)
+		}
+		w.Flush()
+	}()
+	r := bufio.NewReaderSize(c, 64<<10)
+	var hdr [10]byte
+	for range n {
+		if err := skipFrame(r, hdr[:]); err != nil {
+			b.Error(err)
+			return
+		}
+		<-credit
+	}
+}
+
+// skipFrame reads one whole unmasked server frame and discards it.
+func skipFrame(r *bufio.Reader, hdr []byte) error {
+	if _, err := io.ReadFull(r, hdr[:2]); err != nil {
+		return err
+	}
+	n := int64(hdr[1] & 0x7f)
+	switch n {
+	case 126:
+		if _, err := io.ReadFull(r, hdr[:2]); err != nil {
+			return err
+		}
+		n = int64(binary.BigEndian.Uint16(hdr))
+	case 127:
+		if _, err := io.ReadFull(r, hdr[:8]); err != nil {
+			return err
+		}
+		n = int64(binary.BigEndian.Uint64(hdr))
+	}
+	_, err := r.Discard(int(n))
+	return err
+}
+
+func maskedTextFrame(msg string) []byte {
+	key := [4]byte{0x12, 0x34, 0x56, 0x78}
+	f := []byte{0x81}
+	switch n := len(msg); {
+	case n < 126:
+		f = append(f, 0x80|byte(n))
+	case n <= 0xffff:
+		f = append(f, 0x80|126)
+		f = binary.BigEndian.AppendUint16(f, uint16(n))
+	default:
+		f = append(f, 0x80|127)
+		f = binary.BigEndian.AppendUint64(f, uint64(n))
+	}
+	f = append(f, key[:]...)
+	for i := range len(msg) {
+		f = append(f, msg[i]^key[i&3])
+	}
+	return f
+}
+
+func dialForBench(b *testing.B, path string) net.Conn {
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: bench\r\n"+upgradeHeaders+"Sec-WebSocket-Version: 13\r\n\r\n")
+	var resp [129]byte
+	n, err := c.Read(resp[:])
+	if err != nil || !strings.HasPrefix(string(resp[:n]), "HTTP/1.1 101") || !strings.HasSuffix(string(resp[:n]), "\r\n\r\n") {
+		b.Fatalf("handshake: %q %v", resp[:n], err)
+	}
+	return c
+}

@@ -1,0 +1,163 @@
+package dorrit_test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/wstest"
+)
+
+// rawRequest writes req to the socket and returns the status line.
+func rawRequest(t *testing.T, ln *dorrit.Listener, req string) string {
+	t.Helper()
+	c, err := net.Dial("unix", sockPath(ln))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, _ := c.Read(buf)
+	line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
+	return line
+}
+
+const upgradeHeaders = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+
+func TestHandshakeRefusals(t *testing.T) {
+	ln := serve(t, dorrit.Options{}, echo)
+	cases := []struct{ name, req, want string }{
+		{"plain GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 426"},
+		{"POST", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n" + upgradeHeaders + "Sec-WebSocket-Version: 13\r\n\r\n", "HTTP/1.1 405"},
+		{"HTTP/1.0", "GET / HTTP/1.0\r\nHost: x\r\n" + upgradeHeaders + "Sec-WebSocket-Version: 13\r\n\r\n", "HTTP/1.1 400"},
+		{"old version", "GET / HTTP/1.1\r\nHost: x\r\n" + upgradeHeaders + "Sec-WebSocket-Version: 8\r\n\r\n", "HTTP/1.1 426"},
+		{"bad key", "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n", "HTTP/1.1 400"},
+		{"garbage", "\x16\x03\x01 not http\r\n\r\n", "HTTP/1.1 400"},
+		{"huge header", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 20<<10) + "\r\n\r\n", "HTTP/1.1 431"},
+		{"valid", "GET / HTTP/1.1\r\nHost: x\r\n" + upgradeHeaders + "Sec-WebSocket-Version: 13\r\n\r\n", "HTTP/1.1 101"},
+	}
+	for _, tc := range cases {
+		if got := rawRequest(t, ln, tc.req); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: got %q, want %s", tc.name, got, tc.want)
+		}
+	}
+	waitStats(t, ln, func(s dorrit.Stats) bool { return s.Refused.BadRequest == uint64(len(cases)-1) })
+}
+
+func dialWith(ln *dorrit.Listener, h http.Header, host string) (*wstest.Conn, int, error) {
+	c, resp, err := wstest.Dial(sockPath(ln), &wstest.DialOptions{Header: h, Host: host})
+	if err != nil {
+		var he *wstest.HandshakeError
+		if errors.As(err, &he) {
+			return nil, he.Response.StatusCode, nil
+		}
+		return nil, 0, err
+	}
+	return c, resp.StatusCode, nil
+}
+
+// Browsers' cross-site requests are refused unless OriginPatterns allow them.
+func TestOriginCheck(t *testing.T) {
+	ln := serve(t, dorrit.Options{OriginPatterns: []string{"*.trusted.example"}}, echo)
+	for _, tc := range []struct {
+		origin, host string
+		want         int
+	}{
+		{"", "chat.example", 101},
+		{"https://chat.example", "chat.example", 101},
+		{"https://CHAT.example", "chat.example", 101},
+		{"https://app.trusted.example", "chat.example", 101},
+		{"https://evil.example", "chat.example", 403},
+		{"https://chat.example:8443", "chat.example", 403},
+		{"null", "chat.example", 403},
+	} {
+		h := http.Header{}
+		if tc.origin != "" {
+			h.Set("Origin", tc.origin)
+		}
+		c, status, err := dialWith(ln, h, tc.host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c != nil {
+			c.Close()
+		}
+		if status != tc.want {
+			t.Errorf("Origin %q Host %q: %d, want %d", tc.origin, tc.host, status, tc.want)
+		}
+	}
+}
+
+// Authorize sees the forwarded request; what the front server forwarded is
+// available on the connection.
+func TestAuthorizeAndForwardedRequest(t *testing.T) {
+	seen := make(chan string, 1)
+	ln := serve(t, dorrit.Options{
+		Subprotocols: []string{"chat.v2", "chat.v1"},
+		Authorize: func(r *http.Request) error {
+			if !strings.Contains(r.Header.Get("Cookie"), "session=ok") {
+				return errors.New("no session")
+			}
+			return nil
+		},
+	}, func(c *dorrit.MessageConn) {
+		seen <- fmt.Sprintf("%s|%s|%s|%s|%s", c.Cookie(), c.Host(), c.Protocol(), c.Header().Get("X-Real-Ip"), c.Request().URL.Path)
+		echo(c)
+	})
+	_, status, err := dialWith(ln, http.Header{"Cookie": {"session=bad"}}, "")
+	if err != nil || status != 403 {
+		t.Fatalf("without a session: %d %v, want 403", status, err)
+	}
+	h := http.Header{
+		"Cookie":                 {"session=ok"},
+		"X-Real-Ip":              {"192.0.2.7"},
+		"Sec-WebSocket-Protocol": {"chat.v1, chat.v2"},
+	}
+	c, _, err := wstest.Dial(sockPath(ln), &wstest.DialOptions{Header: h, Host: "chat.example", Path: "/room/1"})
+	if err != nil {
+		t.Fatalf("with a session: %v", err)
+	}
+	defer c.Close()
+	if got := c.Response().Header.Get("Sec-WebSocket-Protocol"); got != "chat.v2" {
+		t.Fatalf("negotiated %q, want the server's preference chat.v2", got)
+	}
+	if got, want := <-seen, "session=ok|chat.example|chat.v2|192.0.2.7|/room/1"; got != want {
+		t.Fatalf("connection saw %q, want %q", got, want)
+	}
+	if s := ln.Stats(); s.Refused.Unauthorized != 1 {
+		t.Fatalf("Refused.Unauthorized = %d", s.Refused.Unauthorized)
+	}
+}
+
+// Frames sent right behind the upgrade request are not lost.
+func TestFramesRightAfterUpgrade(t *testing.T) {
+	ln := serve(t, dorrit.Options{}, echo)
+	c, err := net.Dial("unix", sockPath(ln))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	frame := []byte{0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2}
+	c.Write(append([]byte("GET / HTTP/1.1\r\nHost: x\r\n"+upgradeHeaders+"Sec-WebSocket-Version: 13\r\n\r\n"), frame...))
+	buf := make([]byte, 0, 512)
+	for !strings.HasSuffix(string(buf), "\x81\x02hi") {
+		n, err := c.Read(buf[len(buf):cap(buf)])
+		if err != nil {
+			t.Fatalf("echo of the early frame never came: %q %v", buf, err)
+		}
+		buf = buf[:len(buf)+n]
+	}
+	if !strings.HasSuffix(string(buf), "\r\n\r\n\x81\x02hi") {
+		t.Fatalf("got %q", buf)
+	}
+}

@@ -1,0 +1,207 @@
+package dorrit_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/wstest"
+)
+
+// Rule 6: at MaxConns the next handshake gets 503 with Retry-After, nothing
+// is upgraded, and the open connections are untouched.
+func TestRuleMaxConns(t *testing.T) {
+	ended := make(chan struct{}, 4)
+	ln := serve(t, dorrit.Options{MaxConns: 2}, func(c *dorrit.MessageConn) {
+		echo(c)
+		ended <- struct{}{}
+	})
+	a, b := dialRaw(t, ln), dialRaw(t, ln)
+	_, resp, err := wstest.Dial(sockPath(ln), nil)
+	var he *wstest.HandshakeError
+	if !errors.As(err, &he) {
+		t.Fatalf("third connection: %v, want a refused handshake", err)
+	}
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("third connection got %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	roundTrip(t, a, "a untouched")
+	roundTrip(t, b, "b untouched")
+	if s := ln.Stats(); s.Live != 2 || s.Refused.Full != 1 || s.Accepted != 2 {
+		t.Fatalf("stats %+v", s)
+	}
+	a.WriteClose(1000, "")
+	expectClose(t, a, 1000)
+	<-ended
+	waitStats(t, ln, func(s dorrit.Stats) bool { return s.Live == 1 })
+	roundTrip(t, dialRaw(t, ln), "a slot came free")
+}
+
+// Rule 8: the socket is created with mode srwxrwx---, a stale file is
+// replaced and the file is removed on Close.
+func TestRuleSocketFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	stale, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	stale.Close() // leaves the file behind, as a crashed server does
+
+	ln, err := dorrit.Listen(dorrit.Options{Path: path})
+	if err != nil {
+		t.Fatalf("stale socket not replaced: %v", err)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().String(); got != "Srwxrwx---" {
+		t.Fatalf("socket mode %s, want Srwxrwx---", got)
+	}
+	if _, err := dorrit.Listen(dorrit.Options{Path: path}); err == nil || !strings.Contains(err.Error(), "another server is listening") {
+		t.Fatalf("second Listen on a live socket: %v", err)
+	}
+	ln.Close()
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("socket file left after Close: %v", err)
+	}
+}
+
+// Rule 8: the socket belongs to SocketUser/SocketGroup. Needs root.
+func TestRuleSocketOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("changing a socket's owner needs root; CI runs as root")
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody on this system")
+	}
+	g, err := user.LookupGroupId(u.Gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	path := filepath.Join(dir, "s.sock")
+	ln, err := dorrit.Listen(dorrit.Options{Path: path, SocketUser: "nobody", SocketGroup: g.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var st syscall.Stat_t
+	if err := syscall.Lstat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	if strconv.Itoa(int(st.Uid)) != u.Uid || strconv.Itoa(int(st.Gid)) != u.Gid {
+		t.Fatalf("socket owned by %d:%d, want nobody:%s (%s:%s)", st.Uid, st.Gid, g.Name, u.Uid, u.Gid)
+	}
+	if _, err := dorrit.Listen(dorrit.Options{Path: filepath.Join(dir, "t.sock"), SocketUser: "no-such-user-dorrit"}); !errors.Is(err, dorrit.ErrInvalidOptions) {
+		t.Fatalf("unknown user: %v", err)
+	}
+}
+
+func TestListenRejectsBadOptions(t *testing.T) {
+	dir := t.TempDir()
+	notSocket := filepath.Join(dir, "file")
+	os.WriteFile(notSocket, []byte("keep me"), 0o644)
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	cases := []struct {
+		name string
+		o    dorrit.Options
+		want string
+	}{
+		{"buffer too small", dorrit.Options{Path: filepath.Join(dir, "a"), BufferSize: 9}, "10..65540"},
+		{"buffer too large", dorrit.Options{Path: filepath.Join(dir, "a"), BufferSize: 65541}, "10..65540"},
+		{"negative MaxConns", dorrit.Options{Path: filepath.Join(dir, "a"), MaxConns: -1}, "MaxConns"},
+		{"path too long", dorrit.Options{Path: "/tmp/" + strings.Repeat("x", 120)}, "at most 107 bytes"},
+		{"missing directory", dorrit.Options{Path: filepath.Join(dir, "no", "such", "dir", "s")}, "must exist and be writable"},
+		{"not a socket", dorrit.Options{Path: notSocket}, "not a socket"},
+		{"TCP listener", dorrit.Options{Listener: tcp}, "UNIX-domain stream sockets only"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := dorrit.Listen(tc.o)
+			if err == nil {
+				ln.Close()
+				t.Fatal("Listen succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+	if b, _ := os.ReadFile(notSocket); string(b) != "keep me" {
+		t.Fatal("Listen damaged a file that is not a socket")
+	}
+}
+
+// An inherited listener is adopted and its file is never unlinked.
+func TestAdoptListener(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := serve(t, dorrit.Options{Listener: ul}, echo)
+	roundTrip(t, dialRaw(t, ln), "adopted")
+	ln.Close()
+	if _, err := os.Lstat(path); err != nil {
+		t.Fatalf("adopted socket file was removed: %v", err)
+	}
+}
+
+// Shutdown delivers queued messages, closes with 1001 and waits.
+func TestShutdown(t *testing.T) {
+	queued := make(chan struct{})
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		c.Read(context.Background())
+		for i := range 50 {
+			c.Write(numbered(i))
+		}
+		close(queued)
+		c.Read(context.Background()) // returns ErrClosed when Shutdown starts
+	})
+	c := dialRaw(t, ln)
+	c.WriteText([]byte("go"))
+	<-queued
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- ln.Shutdown(ctx)
+	}()
+	for i := range 50 {
+		_, got, err := c.ReadMessage()
+		if err != nil || string(got[:6]) != string(numbered(i)[:6]) {
+			t.Fatalf("message %d: %.6q %v", i, got, err)
+		}
+	}
+	var ce *wstest.CloseFrameError
+	if _, _, err := c.ReadMessage(); !errors.As(err, &ce) || ce.Code != 1001 {
+		t.Fatalf("after the queue: %v, want close 1001", err)
+	}
+	c.WriteClose(1001, "")
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) || !errors.Is(err, dorrit.ErrClosed) {
+		t.Fatalf("Accept after Shutdown: %v", err)
+	}
+	if s := ln.Stats(); s.Live != 0 {
+		t.Fatalf("%d connections live after Shutdown", s.Live)
+	}
+}

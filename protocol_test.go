@@ -1,0 +1,110 @@
+package dorrit_test
+
+import (
+	"testing"
+
+	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/wstest"
+)
+
+// Rule 9: every RFC 6455 violation fails the connection with its close
+// code, and a well-behaved client on the same listener keeps being served.
+func TestRuleProtocolViolations(t *testing.T) {
+	announced := uint64(1000)
+	cases := []struct {
+		name   string
+		frames []wstest.Frame
+		code   int
+	}{
+		{"invalid UTF-8", []wstest.Frame{{Fin: true, Opcode: wstest.OpText, Payload: []byte("ok \xff")}}, 1007},
+		{"surrogate in UTF-8", []wstest.Frame{{Fin: true, Opcode: wstest.OpText, Payload: []byte("\xed\xa0\x80")}}, 1007},
+		{"UTF-8 cut at the end", []wstest.Frame{{Fin: true, Opcode: wstest.OpText, Payload: []byte("\xe2\x82")}}, 1007},
+		{"invalid UTF-8 across fragments", []wstest.Frame{
+			{Opcode: wstest.OpText, Payload: []byte("\xe2\x82")},
+			{Fin: true, Opcode: wstest.OpContinuation, Payload: []byte("\x28")},
+		}, 1007},
+		// Fail fast: the rest of the announced payload never comes.
+		{"invalid UTF-8 before the payload is complete", []wstest.Frame{
+			{Fin: true, Opcode: wstest.OpText, Payload: []byte("\xc0\xaf"), LengthOverride: &announced},
+		}, 1007},
+		{"unmasked frame", []wstest.Frame{{Fin: true, Opcode: wstest.OpText, Payload: []byte("hi"), Unmasked: true}}, 1002},
+		{"reserved bit 1", []wstest.Frame{{Fin: true, RSV: 4, Opcode: wstest.OpText, Payload: []byte("hi")}}, 1002},
+		{"reserved bit 3", []wstest.Frame{{Fin: true, RSV: 1, Opcode: wstest.OpText, Payload: []byte("hi")}}, 1002},
+		{"unknown data opcode", []wstest.Frame{{Fin: true, Opcode: 3, Payload: []byte("hi")}}, 1002},
+		{"unknown control opcode", []wstest.Frame{{Fin: true, Opcode: 0xB}}, 1002},
+		{"ping over 125 bytes", []wstest.Frame{{Fin: true, Opcode: wstest.OpPing, Payload: make([]byte, 126)}}, 1002},
+		{"fragmented ping", []wstest.Frame{{Opcode: wstest.OpPing, Payload: []byte("p")}}, 1002},
+		{"continuation without a message", []wstest.Frame{{Fin: true, Opcode: wstest.OpContinuation, Payload: []byte("x")}}, 1002},
+		{"text inside a fragmented message", []wstest.Frame{
+			{Opcode: wstest.OpText, Payload: []byte("a")},
+			{Fin: true, Opcode: wstest.OpText, Payload: []byte("b")},
+		}, 1002},
+		{"close with a 1-byte payload", []wstest.Frame{{Fin: true, Opcode: wstest.OpClose, Payload: []byte{3}}}, 1002},
+		{"close with a reserved code", []wstest.Frame{{Fin: true, Opcode: wstest.OpClose, Payload: []byte{0x03, 0xed}}}, 1002}, // 1005
+		{"close with code 999", []wstest.Frame{{Fin: true, Opcode: wstest.OpClose, Payload: []byte{0x03, 0xe7}}}, 1002},
+		{"close reason not UTF-8", []wstest.Frame{{Fin: true, Opcode: wstest.OpClose, Payload: []byte{0x03, 0xe8, 0xff}}}, 1007},
+	}
+	ln := serve(t, dorrit.Options{}, echo)
+	good := dialRaw(t, ln)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := dialRaw(t, ln)
+			roundTrip(t, bad, "before")
+			for _, f := range tc.frames {
+				if err := bad.WriteFrame(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			expectClose(t, bad, tc.code)
+			roundTrip(t, good, "still served after "+tc.name)
+		})
+	}
+	waitStats(t, ln, func(s dorrit.Stats) bool { return s.Dropped.Protocol+s.Dropped.BadUTF8 == uint64(len(cases)) })
+}
+
+// A valid close from the client is echoed and the connection ends;
+// Read reports the client's code.
+func TestClientCloseEchoed(t *testing.T) {
+	readErr := make(chan error, 1)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		for {
+			if _, err := c.Read(ctxT(t)); err != nil {
+				readErr <- err
+				return
+			}
+		}
+	})
+	c := dialRaw(t, ln)
+	if err := c.WriteClose(4000, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	expectClose(t, c, 4000)
+	err := <-readErr
+	if dorrit.CloseStatus(err) != 4000 {
+		t.Fatalf("Read returned %v, want the client's 4000", err)
+	}
+	errIs(t, "Read after the client closed", err, dorrit.ErrClosed)
+}
+
+// Control frames may come between the fragments of a message.
+func TestPingBetweenFragments(t *testing.T) {
+	ln := serve(t, dorrit.Options{}, echo)
+	c := dialRaw(t, ln)
+	for _, f := range []wstest.Frame{
+		{Opcode: wstest.OpText, Payload: []byte("hel")},
+		{Fin: true, Opcode: wstest.OpPing, Payload: []byte("p")},
+		{Fin: true, Opcode: wstest.OpContinuation, Payload: []byte("lo")},
+	} {
+		if err := c.WriteFrame(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := c.ReadFrame()
+	if err != nil || f.Opcode != wstest.OpPong {
+		t.Fatalf("want the pong first, got %d %v", f.Opcode, err)
+	}
+	_, got, err := c.ReadMessage()
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("got %q %v", got, err)
+	}
+}

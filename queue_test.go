@@ -1,0 +1,185 @@
+package dorrit_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dorritgo/dorrit"
+)
+
+// numbered is the i-th message of a run, 8 KiB so that the socket buffer
+// fills quickly and the queue has to hold the rest.
+func numbered(i int) []byte {
+	return fmt.Appendf(nil, "%06d%s", i, strings.Repeat(".", 8<<10))
+}
+
+// Rule 5: past 200 queued frames Write fails with ErrQueueFull, and
+// nothing already queued is lost.
+func TestRuleQueueBoundedNothingLost(t *testing.T) {
+	accepted := make(chan int, 1)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		defer c.Close()
+		ctx := context.Background()
+		if _, err := c.Read(ctx); err != nil {
+			return
+		}
+		n := 0
+		for ; ; n++ {
+			err := c.Write(numbered(n))
+			if err == dorrit.ErrQueueFull {
+				break
+			}
+			if err != nil {
+				t.Errorf("write %d: %v", n, err)
+				return
+			}
+		}
+		accepted <- n
+		if _, err := c.Read(ctx); err != nil { // the client has read everything
+			return
+		}
+		if err := c.Write([]byte("still open")); err != nil {
+			t.Errorf("write after the queue drained: %v", err)
+		}
+		c.Read(ctx)
+	})
+	c := dialRaw(t, ln)
+	c.WriteText([]byte("fill"))
+	n := <-accepted
+	if n < dorrit.MaxQueuedFrames {
+		t.Fatalf("only %d writes accepted before ErrQueueFull; the queue holds %d", n, dorrit.MaxQueuedFrames)
+	}
+	for i := range n {
+		_, got, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("message %d of %d: %v", i, n, err)
+		}
+		if !bytes.Equal(got, numbered(i)) {
+			t.Fatalf("message %d of %d arrived as %.6q", i, n, got)
+		}
+	}
+	c.WriteText([]byte("drained"))
+	if _, got, err := c.ReadMessage(); err != nil || string(got) != "still open" {
+		t.Fatalf("after draining: %q %v", got, err)
+	}
+	if s := ln.Stats(); s.QueueFull != 1 {
+		t.Fatalf("Stats.QueueFull = %d, want 1", s.QueueFull)
+	}
+}
+
+// WriteContext waits for room where Write would fail.
+func TestWriteContextWaitsForRoom(t *testing.T) {
+	result := make(chan error, 1)
+	last := make(chan int, 1)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		defer c.Close()
+		ctx := context.Background()
+		c.Read(ctx)
+		n := 0
+		for c.Write(numbered(n)) == nil {
+			n++
+		}
+		short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		err := c.WriteContext(short, numbered(n))
+		cancel()
+		if err != context.DeadlineExceeded {
+			result <- fmt.Errorf("WriteContext on a full queue with a short deadline: %v", err)
+			return
+		}
+		last <- n
+		result <- c.WriteContext(ctx, numbered(n)) // returns once the client reads
+		c.Read(ctx)
+	})
+	c := dialRaw(t, ln)
+	c.WriteText([]byte("fill"))
+	n := <-last
+	for i := 0; i <= n; i++ {
+		_, got, err := c.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, numbered(i)) {
+			t.Fatalf("message %d arrived as %.6q", i, got)
+		}
+	}
+	if err := <-result; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWriteErrors(t *testing.T) {
+	got := make(chan []error, 1)
+	ln := serve(t, dorrit.Options{BufferSize: 10}, func(c *dorrit.MessageConn) { // 5-byte fragments
+		c.Read(context.Background())
+		errs := []error{
+			c.Write(nil),
+			c.Write(make([]byte, 5*dorrit.MaxQueuedFrames+1)),
+		}
+		c.CloseNow()
+		errs = append(errs, c.Write([]byte("late")))
+		got <- errs
+	})
+	c := dialRaw(t, ln)
+	c.WriteText([]byte("go"))
+	errs := <-got
+	errIs(t, "empty message", errs[0], dorrit.ErrEmptyMessage)
+	errIs(t, "message over 200 fragments", errs[1], dorrit.ErrMessageTooLarge)
+	errIs(t, "write after CloseNow", errs[2], dorrit.ErrClosed)
+}
+
+// Rule 7: Close delivers every queued frame, then the close frame.
+func TestRuleGracefulCloseFlushesQueue(t *testing.T) {
+	queued := make(chan int, 1)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		c.Read(context.Background())
+		n := 0
+		for c.Write(numbered(n)) == nil {
+			n++
+		}
+		queued <- n
+		c.Close()
+	})
+	c := dialRaw(t, ln)
+	c.WriteText([]byte("go"))
+	n := <-queued
+	for i := range n {
+		_, got, err := c.ReadMessage()
+		if err != nil || !bytes.Equal(got, numbered(i)) {
+			t.Fatalf("message %d of %d: %.6q %v", i, n, got, err)
+		}
+	}
+	if err := c.WriteClose(1000, ""); err != nil {
+		t.Fatal(err)
+	}
+	expectClose(t, c, 1000)
+}
+
+// Rule 7: CloseNow does not wait for the queue.
+func TestRuleCloseNowDoesNotWait(t *testing.T) {
+	done := make(chan bool, 1)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		c.Read(context.Background())
+		for c.Write(numbered(0)) == nil {
+		}
+		c.CloseNow()
+		select {
+		case <-c.Done():
+			done <- true
+		default:
+			done <- false
+		}
+	})
+	c := dialRaw(t, ln)
+	c.WriteText([]byte("go"))
+	if !<-done {
+		t.Fatal("Done not closed when CloseNow returned")
+	}
+	code, _, _, err := c.ExpectClose(5 * time.Second)
+	if err != nil || code != -1 {
+		t.Fatalf("after CloseNow the client saw close code %d (%v), want none", code, err)
+	}
+}

@@ -1,0 +1,83 @@
+package dorrit_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/wstest"
+)
+
+// A cancelled context ends that Read only: the connection stays open and a
+// half-received message is completed by the next Read.
+func TestReadContextLeavesConnectionOpen(t *testing.T) {
+	steps := make(chan string)
+	results := make(chan string)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		defer c.Close()
+		for range steps {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			msg, err := c.Read(ctx)
+			cancel()
+			if err != nil {
+				results <- "error: " + err.Error()
+				if !errors.Is(err, context.DeadlineExceeded) {
+					return
+				}
+				continue
+			}
+			results <- string(msg)
+		}
+	})
+	c := dialRaw(t, ln)
+	ask := func(want string) {
+		t.Helper()
+		steps <- "read"
+		if got := <-results; got != want {
+			t.Fatalf("Read: %q, want %q", got, want)
+		}
+	}
+	ask("error: context deadline exceeded") // nothing sent
+	// Half a frame: the header and 3 of 6 payload bytes.
+	key := [4]byte{9, 8, 7, 6}
+	whole := frameBytes(t, wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("abcdef"), Key: &key})
+	c.WriteRaw(whole[:len(whole)-3])
+	ask("error: context deadline exceeded")
+	c.WriteRaw(whole[len(whole)-3:])
+	ask("abcdef")
+	c.WriteText([]byte("next"))
+	ask("next")
+}
+
+// frameBytes encodes f the way the raw client would send it.
+func frameBytes(t *testing.T, f wstest.Frame) []byte {
+	t.Helper()
+	b, err := wstest.AppendFrame(nil, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Close while another goroutine waits in Read ends that Read with ErrClosed.
+func TestCloseInterruptsRead(t *testing.T) {
+	readErr := make(chan error, 1)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		go func() {
+			_, err := c.Read(context.Background())
+			readErr <- err
+		}()
+		time.Sleep(20 * time.Millisecond) // let Read reach its wait; the outcome is the same if it has not
+		c.Close()
+	})
+	c := dialRaw(t, ln)
+	var ce *wstest.CloseFrameError
+	if _, _, err := c.ReadMessage(); !errors.As(err, &ce) || ce.Code != 1000 {
+		t.Fatalf("got %v, want close 1000", err)
+	}
+	c.WriteClose(1000, "") // Close waits for this answer, then closes the socket
+	expectClose(t, c, -1)
+	errIs(t, "Read during Close", <-readErr, dorrit.ErrClosed)
+}
