@@ -104,11 +104,8 @@ func checkHeader(h header, inMessage bool, soFar, maxPayload int) (StatusCode, d
 	default:
 		return StatusProtocolError, dropProtocol, "unknown opcode"
 	}
-	if h.length > uint64(maxPayload) {
-		return StatusMessageTooBig, dropTooBig, "frame larger than the buffer size allows"
-	}
-	if soFar+int(h.length) > maxPayload {
-		return StatusMessageTooBig, dropTooBig, "message larger than the buffer size allows"
+	if h.length > uint64(maxPayload-soFar) { // soFar is 0 for an unfragmented message
+		return StatusMessageTooBig, dropTooBig, "frame or message larger than the buffer size allows"
 	}
 	return 0, dropNone, ""
 }

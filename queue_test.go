@@ -33,6 +33,11 @@ func TestRuleQueueBoundedNothingLost(t *testing.T) {
 			if err == dorrit.ErrQueueFull {
 				break
 			}
+			if n > 10*dorrit.MaxQueuedFrames {
+				t.Errorf("%d writes accepted while the client reads nothing: the queue is not bounded", n)
+				accepted <- -1
+				return
+			}
 			if err != nil {
 				t.Errorf("write %d: %v", n, err)
 				return
@@ -50,6 +55,9 @@ func TestRuleQueueBoundedNothingLost(t *testing.T) {
 	c := dialRaw(t, ln)
 	c.WriteText([]byte("fill"))
 	n := <-accepted
+	if n == -1 {
+		t.FailNow()
+	}
 	if n < dorrit.MaxQueuedFrames {
 		t.Fatalf("only %d writes accepted before ErrQueueFull; the queue holds %d", n, dorrit.MaxQueuedFrames)
 	}
