@@ -55,6 +55,7 @@ func (c *MessageConn) closeGracefully(ctx context.Context, code StatusCode, reas
 	// The client answers our close frame with its own; whatever it still
 	// sends before that is discarded, as the manual says.
 	c.readMu.Lock()
+	c.rd.detach()
 	c.dlMu.Lock()
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -68,7 +69,6 @@ func (c *MessageConn) closeGracefully(ctx context.Context, code StatusCode, reas
 		}
 	}
 	c.releaseRead()
-	c.releaseLent()
 	c.readMu.Unlock()
 	c.finish(&CloseError{Code: code, Reason: reason})
 	return nil

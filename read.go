@@ -165,6 +165,18 @@ func (c *MessageConn) releaseLent() {
 	}
 }
 
+// detach lets the caller keep the last message Read returned, which stays
+// valid until the caller's next Read, while Close goes on reading: the
+// unread bytes move to a buffer of their own and the old one is left to the GC.
+func (rd *reader) detach() {
+	rd.lent = nil
+	if rd.buf != nil {
+		nb := getBuf(max(len(*rd.buf)-rd.r, readChunk))
+		*nb = append(*nb, (*rd.buf)[rd.r:]...)
+		rd.buf, rd.r = nb, 0
+	}
+}
+
 // releaseRead frees every read buffer once reading is over.
 func (c *MessageConn) releaseRead() {
 	rd := &c.rd
