@@ -117,3 +117,24 @@ func adoptListener(l net.Listener) (*net.UnixListener, error) {
 	ul.SetUnlinkOnClose(false)
 	return ul, nil
 }
+
+// ListenSocket creates the listening socket described by o as Listen does
+// (stale file replaced, mode, owner) without serving it. Package lifecycle
+// uses it to create the socket as root and hand it to a less privileged
+// server process, which adopts it with Options.Listener. Closing the
+// returned listener removes the socket file.
+func ListenSocket(o Options) (*net.UnixListener, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if o.Listener != nil {
+		return nil, fmt.Errorf("%w: ListenSocket creates a socket; Options.Listener is for adopting one", ErrInvalidOptions)
+	}
+	ul, _, err := createSocket(o)
+	if err != nil {
+		return nil, err
+	}
+	ul.SetUnlinkOnClose(true)
+	return ul, nil
+}
