@@ -1,0 +1,126 @@
+package lifecycle
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// child is one server process.
+type child struct {
+	cmd   *exec.Cmd
+	done  chan struct{} // closed when the process has exited
+	state *os.ProcessState
+}
+
+// startServer runs the binary again as the server process with the socket
+// on descriptor 3, as -u/-g from the first instruction on (the credentials
+// are set between fork and exec, so no thread ever runs half-privileged),
+// and waits until it accepts connections or fails.
+func (sv *supervisor) startServer() (*child, error) {
+	lf, err := sv.ul.File()
+	if err != nil {
+		return nil, err
+	}
+	defer lf.Close()
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer readyR.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		readyW.Close()
+		return nil, err
+	}
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Env = append(withoutStage(os.Environ()), stageEnv+"="+stageServe)
+	cmd.ExtraFiles = []*os.File{lf, readyW}
+	cmd.Stdout = os.Stdout
+	var stderr io.ReadCloser
+	if sv.cfg.Foreground {
+		cmd.Stderr = os.Stderr
+	} else if stderr, err = cmd.StderrPipe(); err != nil {
+		readyW.Close()
+		return nil, err
+	}
+	if sv.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{
+			Uid: sv.cred.uid, Gid: sv.cred.gid, Groups: []uint32{},
+		}}
+	}
+	if err := cmd.Start(); err != nil {
+		readyW.Close()
+		if errors.Is(err, os.ErrPermission) && sv.cred != nil {
+			return nil, fmt.Errorf("cannot run %s as %s:%s: %v (the binary and its directories must be executable by that account)", exe, sv.cred.user, sv.cred.group, err)
+		}
+		return nil, err
+	}
+	readyW.Close()
+	c := &child{cmd: cmd, done: make(chan struct{})}
+	if stderr != nil {
+		// A detached server's stderr is the supervisor's to log: a crash's
+		// panic message must reach syslog.
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				sv.log.Error(sc.Text(), "pid", cmd.Process.Pid)
+			}
+		}()
+	}
+	go func() {
+		cmd.Wait()
+		c.state = cmd.ProcessState
+		close(c.done)
+	}()
+
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(readyR).ReadString('\n')
+		ready <- strings.TrimSpace(line)
+	}()
+	select {
+	case line := <-ready:
+		if line == "READY" {
+			return c, nil
+		}
+		<-c.done
+		if msg, ok := strings.CutPrefix(line, "ERROR "); ok {
+			return nil, errors.New(msg)
+		}
+		return nil, fmt.Errorf("%w (%s)", errNotReady, c.describeExit())
+	case <-time.After(readyWait):
+		cmd.Process.Kill()
+		<-c.done
+		return nil, fmt.Errorf("server process not accepting after %v; killed", readyWait)
+	}
+}
+
+// exitedCleanly reports exit status 0: the server decided to stop.
+func (c *child) exitedCleanly() bool { return c.state != nil && c.state.Success() }
+
+func (c *child) describeExit() string {
+	if c.state == nil {
+		return "still running"
+	}
+	if ws, ok := c.state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "killed by " + ws.Signal().String()
+	}
+	return fmt.Sprintf("exit status %d", c.state.ExitCode())
+}
+
+func withoutStage(env []string) []string {
+	out := env[:0:0]
+	for _, e := range env {
+		if !strings.HasPrefix(e, stageEnv+"=") && !strings.HasPrefix(e, pidfileEnv+"=") {
+			out = append(out, e)
+		}
+	}
+	return out
+}

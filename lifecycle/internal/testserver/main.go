@@ -1,0 +1,89 @@
+// Command testserver is the server the lifecycle tests run as a real
+// process: an echo server that also answers "whoami" with its process
+// identity and panics on "panic".
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/lifecycle"
+)
+
+func main() {
+	s := lifecycle.Server{
+		Name:          os.Getenv("TESTSERVER_NAME"),
+		PidDir:        os.Getenv("TESTSERVER_PIDDIR"),
+		SyslogNetwork: "unixgram",
+		SyslogAddr:    os.Getenv("TESTSERVER_SYSLOG"),
+		DrainTimeout:  3 * time.Second,
+		Init: func(cfg *lifecycle.Config) error {
+			if os.Getenv("TESTSERVER_INIT_FAIL") != "" {
+				return errors.New("refusing to start, as asked")
+			}
+			fmt.Fprintf(os.Stderr, "init as uid %d\n", os.Geteuid())
+			return nil
+		},
+		Serve: serve,
+	}
+	if s.SyslogAddr == "" {
+		s.SyslogNetwork = ""
+	}
+	if tick := os.Getenv("TESTSERVER_TICK_FILE"); tick != "" {
+		s.Periodic = []lifecycle.Periodic{{Every: 50 * time.Millisecond, Func: func(context.Context) {
+			f, err := os.OpenFile(tick, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o666)
+			if err == nil {
+				f.WriteString("tick\n")
+				f.Close()
+			}
+		}}}
+	}
+	lifecycle.Main(s)
+}
+
+func serve(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) error {
+	if os.Getenv("TESTSERVER_CRASH") != "" {
+		panic("crashing at once, as asked")
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return nil
+		}
+		go func() {
+			defer c.Close()
+			for {
+				msg, err := c.Read(ctx)
+				if err != nil {
+					return
+				}
+				switch string(msg) {
+				case "whoami":
+					msg = []byte(identity())
+				case "panic":
+					panic("panic requested by a client")
+				}
+				if c.Write(msg) != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+// identity is the pid and the Uid/Gid lines of /proc/self/status.
+func identity() string {
+	b, _ := os.ReadFile("/proc/self/status")
+	out := fmt.Sprintf("pid=%d", os.Getpid())
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if strings.HasPrefix(line, "Uid:") || strings.HasPrefix(line, "Gid:") {
+			out += " " + strings.Join(strings.Fields(line), " ")
+		}
+	}
+	return out
+}

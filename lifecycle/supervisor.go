@@ -1,0 +1,242 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/oklog/run"
+)
+
+// Crash-loop brake: this many crashes within crashWindow stop the supervisor.
+const (
+	crashLimit  = 5
+	crashWindow = 10 * time.Second
+	readyWait   = 30 * time.Second
+)
+
+// supervisor keeps the listening socket, runs the server process as
+// -u/-g, restarts it when it crashes and replaces it on SIGHUP. It stays
+// with the starting user (root for a system service), which is what lets a
+// restart happen after privileges were dropped.
+type supervisor struct {
+	s          *Server
+	cfg        *Config
+	cred       *credentials
+	ul         *net.UnixListener
+	keepSocket bool // systemd's socket: never unlink
+	pf         *pidfile
+	log        *slog.Logger
+}
+
+// superviseDetached is the daemon stage: it adopts what start passed on.
+func superviseDetached(s *Server, cfg *Config) int {
+	ready := os.NewFile(fdReady, "ready")
+	report := func(err error) {
+		if err != nil {
+			fmt.Fprintf(ready, "ERROR %v\n", err)
+		} else {
+			fmt.Fprintln(ready, "READY")
+		}
+		ready.Close()
+	}
+	l, err := net.FileListener(os.NewFile(fdListener, "listener"))
+	if err != nil {
+		report(fmt.Errorf("cannot adopt the socket: %v", err))
+		return 1
+	}
+	ul, ok := l.(*net.UnixListener)
+	if !ok {
+		report(fmt.Errorf("inherited socket is not a unix listener"))
+		return 1
+	}
+	sv := &supervisor{s: s, cfg: cfg, ul: ul, keepSocket: isSystemdSocket()}
+	if path := os.Getenv(pidfileEnv); path != "" {
+		sv.pf = adoptPidfile(os.NewFile(fdPidfile, path), path)
+		if err := sv.pf.write(os.Getpid()); err != nil {
+			report(fmt.Errorf("cannot write pidfile %s: %v", path, err))
+			return 1
+		}
+	}
+	if os.Geteuid() == 0 {
+		if sv.cred, err = lookupCredentials(cfg.User, cfg.Group); err != nil {
+			report(err)
+			return 1
+		}
+	}
+	return sv.run(report)
+}
+
+// run supervises until SIGTERM (or SIGINT in the foreground), then stops the
+// server gracefully and removes the socket and the pidfile. report, when
+// not nil, learns whether the first server process came up.
+func (sv *supervisor) run(report func(error)) int {
+	if sv.log == nil {
+		sv.log = sv.logger()
+	}
+	defer sv.cleanup()
+
+	first, err := sv.startServer()
+	if report != nil {
+		report(err)
+	}
+	if err != nil {
+		sv.log.Error("server did not start", "err", err)
+		if report == nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", sv.s.Name, err)
+		}
+		return 1
+	}
+	notify("READY=1")
+	sv.log.Info("accepting", "socket", sv.ul.Addr().String(), "pid", first.cmd.Process.Pid)
+
+	var g run.Group
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	g.Add(func() error {
+		select {
+		case sig := <-stop:
+			sv.log.Info("stopping", "signal", sig.String())
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}, func(error) { cancel() })
+
+	status := 0
+	g.Add(func() error {
+		err := sv.supervise(ctx, first)
+		if err != nil {
+			status = 1
+		}
+		return err
+	}, func(error) { cancel() })
+	g.Run()
+	signal.Stop(stop)
+	return status
+}
+
+// supervise restarts crashed servers and replaces the server on SIGHUP
+// until ctx ends, then stops the server.
+func (sv *supervisor) supervise(ctx context.Context, cur *child) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var crashes []time.Time
+	var old []*child // replaced servers still draining
+	for {
+		select {
+		case <-ctx.Done():
+			notify("STOPPING=1")
+			sv.stopAll(append(old, cur))
+			return nil
+
+		case <-hup:
+			notify("RELOADING=1")
+			next, err := sv.startServer()
+			if err != nil {
+				sv.log.Error("upgrade failed: the running server keeps serving", "err", err)
+				notify("READY=1")
+				continue
+			}
+			sv.log.Info("upgraded: the new server accepts, the old one drains",
+				"new", next.cmd.Process.Pid, "old", cur.cmd.Process.Pid)
+			cur.cmd.Process.Signal(syscall.SIGTERM)
+			old = append(old, cur)
+			cur = next
+			notify("READY=1")
+
+		case <-cur.done:
+			if cur.exitedCleanly() {
+				sv.log.Info("server exited", "pid", cur.cmd.Process.Pid)
+				return nil
+			}
+			now := time.Now()
+			crashes = append(crashes, now)
+			for len(crashes) > 0 && now.Sub(crashes[0]) > crashWindow {
+				crashes = crashes[1:]
+			}
+			if len(crashes) >= crashLimit {
+				err := fmt.Errorf("server crashed %d times within %v (last: %s); giving up", len(crashes), crashWindow, cur.describeExit())
+				sv.log.Error(err.Error())
+				return err
+			}
+			sv.log.Error("server crashed; restarting on the same socket", "pid", cur.cmd.Process.Pid, "exit", cur.describeExit())
+			next, err := sv.startServer()
+			for err != nil {
+				crashes = append(crashes, time.Now())
+				if len(crashes) >= crashLimit {
+					err = fmt.Errorf("server cannot be restarted: %v", err)
+					sv.log.Error(err.Error())
+					return err
+				}
+				sv.log.Error("restart failed; trying again", "err", err)
+				next, err = sv.startServer()
+			}
+			cur = next
+		}
+		old = reap(old)
+	}
+}
+
+// stopAll asks every server process to stop gracefully and kills those
+// that outlive the drain.
+func (sv *supervisor) stopAll(children []*child) {
+	for _, c := range children {
+		c.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	deadline := time.After(sv.s.DrainTimeout + 5*time.Second)
+	for _, c := range children {
+		select {
+		case <-c.done:
+		case <-deadline:
+			sv.log.Error("server did not stop within the drain time; killing it", "pid", c.cmd.Process.Pid)
+			c.cmd.Process.Kill()
+			<-c.done
+		}
+	}
+}
+
+// reap drops replaced servers that have finished draining.
+func reap(old []*child) []*child {
+	kept := old[:0]
+	for _, c := range old {
+		select {
+		case <-c.done:
+		default:
+			kept = append(kept, c)
+		}
+	}
+	return kept
+}
+
+func (sv *supervisor) cleanup() {
+	sv.ul.SetUnlinkOnClose(false)
+	sv.ul.Close()
+	if !sv.keepSocket {
+		os.Remove(sv.ul.Addr().String())
+	}
+	if sv.pf != nil {
+		sv.pf.remove()
+	}
+}
+
+func (sv *supervisor) logger() *slog.Logger {
+	if sv.cfg.Foreground {
+		return stderrLogger(sv.s.Name)
+	}
+	l, err := syslogLogger(sv.s)
+	if err != nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
+
+var errNotReady = errors.New("server process ended before accepting")
