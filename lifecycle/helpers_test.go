@@ -1,0 +1,299 @@
+package lifecycle_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dorritgo/dorrit/internal/wstest"
+)
+
+// testserver is the binary the tests run: a real server process, built
+// once into a directory every account may enter, since the server process
+// runs as nobody and must be able to exec it.
+var testserver string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lifecycle-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Chmod(dir, 0o755)
+	testserver = filepath.Join(dir, "testserver")
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	build := exec.Command(goBin, "build", "-o", testserver, "./internal/testserver")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the test server:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CI runs as root): this test starts a server as root and checks the privilege drop")
+	}
+}
+
+// sharedDir is a temporary directory the server's account can use too.
+func sharedDir(t *testing.T) string {
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o777)
+	return dir
+}
+
+// proc is a started server: its supervisor process and its stderr lines.
+type proc struct {
+	cmd   *exec.Cmd
+	mu    sync.Mutex
+	lines []string
+	more  chan struct{}
+	done  chan struct{}
+}
+
+var acceptingPid = regexp.MustCompile(`msg=accepting .*pid=(\d+)`)
+
+// startForeground runs testserver -x with args and waits until it accepts.
+// It returns the process and the server process's pid.
+func startForeground(t *testing.T, env []string, args ...string) (*proc, int) {
+	t.Helper()
+	p := runServer(t, env, append([]string{"-x"}, args...)...)
+	m := p.waitLine(t, acceptingPid)
+	pid, _ := strconv.Atoi(m[1])
+	return p, pid
+}
+
+// runServer starts testserver with args, collecting its stderr.
+func runServer(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	return runServerCmd(t, exec.Command(testserver, args...), env)
+}
+
+// runServerCmd starts cmd with env added and extra descriptors from 3 on.
+func runServerCmd(t *testing.T, cmd *exec.Cmd, env []string, extra ...*os.File) *proc {
+	t.Helper()
+	cmd.Env = append(os.Environ(), env...)
+	cmd.ExtraFiles = extra
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so that cleanup reaches the server processes too
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, more: make(chan struct{}, 1), done: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.mu.Unlock()
+			select {
+			case p.more <- struct{}{}:
+			default:
+			}
+		}
+		cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	})
+	return p
+}
+
+// waitLine waits for a stderr line matching re and returns its submatches.
+func (p *proc) waitLine(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		p.mu.Lock()
+		for _, l := range p.lines {
+			if m := re.FindStringSubmatch(l); m != nil {
+				p.mu.Unlock()
+				return m
+			}
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.more:
+		case <-p.done:
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			for _, l := range p.lines {
+				if m := re.FindStringSubmatch(l); m != nil {
+					return m
+				}
+			}
+			t.Fatalf("server exited (%v) without a line matching %q; stderr:\n%s", p.cmd.ProcessState, re, strings.Join(p.lines, "\n"))
+		case <-deadline:
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			t.Fatalf("no line matching %q within 15s; stderr:\n%s", re, strings.Join(p.lines, "\n"))
+		}
+	}
+}
+
+func (p *proc) stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.lines, "\n")
+}
+
+// stop sends SIGTERM and waits for the exit status.
+func (p *proc) stop(t *testing.T) int {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("server did not stop within 20s after SIGTERM; stderr:\n%s", p.stderr())
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// whoami asks the server over a WebSocket for its process identity.
+func whoami(sock string) (string, error) {
+	c, _, err := wstest.Dial(sock, &wstest.DialOptions{Timeout: 5 * time.Second})
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := c.WriteText([]byte("whoami")); err != nil {
+		return "", err
+	}
+	_, msg, err := c.ReadMessage()
+	return string(msg), err
+}
+
+// dialRaw connects the raw client.
+func dialRaw(sock string) (*wstest.Conn, *http.Response, error) {
+	return wstest.Dial(sock, &wstest.DialOptions{Timeout: 5 * time.Second})
+}
+
+// pidOf extracts pid=N from a whoami answer.
+func pidOf(identity string) int {
+	var pid int
+	fmt.Sscanf(identity, "pid=%d", &pid)
+	return pid
+}
+
+// procStatus returns the Uid: and Gid: lines of a process, fields joined by spaces.
+func procStatus(t *testing.T, pid int) (uid, gid string) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		switch f[0] {
+		case "Uid:":
+			uid = strings.Join(f[1:], " ")
+		case "Gid:":
+			gid = strings.Join(f[1:], " ")
+		}
+	}
+	return uid, gid
+}
+
+// waitGone waits until process pid has exited (a zombie waiting for its
+// reaper counts as gone).
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return
+		}
+		if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 0 && f[0] == "Z" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d still running", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// load dials and asks whoami from 4 goroutines until stopped, counting
+// refused connection attempts apart from conversations cut by a dying server
+// process (those are lost in flight, which a crash may do).
+type load struct {
+	mu      sync.Mutex
+	refused int
+	cut     int
+	pids    map[int]int
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func startLoad(sock string) *load {
+	l := &load{pids: map[int]int{}, stop: make(chan struct{})}
+	for range 4 {
+		l.wg.Go(func() {
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				id, err := whoami(sock)
+				l.mu.Lock()
+				switch {
+				case err == nil:
+					l.pids[pidOf(id)]++
+				case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.EAGAIN):
+					l.refused++
+				default:
+					l.cut++
+				}
+				l.mu.Unlock()
+			}
+		})
+	}
+	return l
+}
+
+// servedBy reports whether some answer came from a pid other than old.
+func (l *load) servedBy(other func(pid int) bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for pid, n := range l.pids {
+		if n > 0 && other(pid) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *load) finish() (refused, cut int, pids map[int]int) {
+	close(l.stop)
+	l.wg.Wait()
+	return l.refused, l.cut, l.pids
+}
