@@ -45,13 +45,14 @@ func serve(s *Server, cfg *Config) int {
 	var g run.Group
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
+	quit := make(chan struct{})
 	g.Add(func() error {
 		select {
 		case <-term:
-		case <-ctx.Done():
+		case <-quit:
 		}
 		return nil
-	}, func(error) { cancel() })
+	}, func(error) { close(quit) })
 
 	status := 0
 	g.Add(func() error {
@@ -61,12 +62,14 @@ func serve(s *Server, cfg *Config) int {
 		}
 		return nil
 	}, func(error) {
-		cancel()
+		// Shutdown first, so that every client hears 1001 (going away)
+		// after its queue, before Serve's ctx ends.
 		drain, stop := context.WithTimeout(context.Background(), s.DrainTimeout)
 		defer stop()
 		if err := ln.Shutdown(drain); err != nil {
 			cfg.Logger.Error("drain cut short", "err", err)
 		}
+		cancel()
 	})
 
 	for _, p := range s.Periodic {

@@ -1,0 +1,44 @@
+// Package lifecycle runs a dorrit server the way the libdorrit manual's
+// servers run: the manual's flags, an Init hook run as root, the socket
+// created as root and handed to the server's account, privileges dropped,
+// a daemon with a pidfile and syslog, SIGTERM for a graceful stop, restart
+// after a crash and a graceful upgrade on SIGHUP.
+//
+//	func main() {
+//		lifecycle.Main(lifecycle.Server{
+//			Name: "echo",
+//			Serve: func(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) error {
+//				for {
+//					c, err := ln.Accept()
+//					if err != nil {
+//						return nil // stopping
+//					}
+//					go serve(ctx, c)
+//				}
+//			},
+//		})
+//	}
+//
+// Flags: -l socket (default /var/run/<name>.socket), -b buffer size, -m
+// maximum connections, -u user and -g group (default nobody; where there is
+// no group nobody, the user's primary group), -x foreground, -f
+// configuration file (Config.ConfigFile), -h accepted and ignored.
+//
+// Order at start: flags → Init (as the starting user, stderr on the
+// terminal) → the socket, created as root and given to -u/-g with mode
+// 0770 → unless -x, detach into a new session with stdio on /dev/null and
+// write /var/run/<name>.pid (when root) → run the server process as -u/-g →
+// the start command returns 0 once it accepts, or its error and 1.
+//
+// Go cannot fork, so the process that keeps the socket (the supervisor, which
+// stays root when started as root) runs the server as a child: the same
+// binary re-executed with the socket on descriptor 3 and the credentials set
+// between fork and exec. That is what lets it restart a server that died of
+// a panic, SIGSEGV or SIGBUS on the same socket, even after privileges were
+// dropped (5 crashes within 10 s stop it, with the reason in the log), and
+// start a new binary on SIGHUP while the old server drains, without one
+// connection attempt being refused.
+//
+// Under systemd, a socket passed with LISTEN_FDS is adopted (and never
+// unlinked), and READY=1, RELOADING=1 and STOPPING=1 go to NOTIFY_SOCKET.
+package lifecycle
