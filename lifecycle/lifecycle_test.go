@@ -52,6 +52,9 @@ func TestPrivilegeDrop(t *testing.T) {
 	if _, err := user.LookupGroup("nobody"); err != nil && !strings.Contains(p.stderr(), `no group "nobody" on this system: running as group`) {
 		t.Fatalf("no word about the group fallback:\n%s", p.stderr())
 	}
+	if _, err := os.Lstat("/var/run/ltest-drop.pid"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("-x wrote a pidfile: %v", err)
+	}
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("exit status %d after SIGTERM", code)
 	}
@@ -249,5 +252,35 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 			t.Fatalf("no %s within 20s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A server process that cannot start makes the daemon's start command fail
+// with the reason, not claim success: here the binary is not executable by
+// the account the server runs as.
+func TestDaemonReportsStartFailure(t *testing.T) {
+	needRoot(t)
+	private := t.TempDir() // 0700: nobody cannot reach the binary inside
+	bin := filepath.Join(private, "testserver")
+	b, err := os.ReadFile(testserver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(bin, b, 0o700)
+	dir := sharedDir(t)
+	sock := filepath.Join(dir, "s.sock")
+	cmd := exec.Command(bin, "-l", sock)
+	cmd.Env = append(os.Environ(), "TESTSERVER_NAME=ltest-nostart", "TESTSERVER_PIDDIR="+dir)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("start reported success:\n%s", out)
+	}
+	if !strings.Contains(string(out), "must be executable by that account") {
+		t.Fatalf("start failed without saying why:\n%s", out)
+	}
+	for _, path := range []string{sock, filepath.Join(dir, "ltest-nostart.pid")} {
+		if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s left behind by a failed start", path)
+		}
 	}
 }
