@@ -11,7 +11,7 @@ import (
 // syslogLogger logs under the server's name to the local syslog daemon, or
 // to Server.SyslogAddr.
 func syslogLogger(s *Server) (*slog.Logger, error) {
-	w, err := syslog.Dial(s.SyslogNetwork, s.SyslogAddr, syslog.LOG_DAEMON|syslog.LOG_INFO, s.Name)
+	w, err := dialSyslog(s)
 	if err != nil {
 		return nil, err
 	}
@@ -25,6 +25,10 @@ func syslogLogger(s *Server) (*slog.Logger, error) {
 		},
 	})
 	return slog.New(&syslogHandler{Handler: text, out: out}), nil
+}
+
+func dialSyslog(s *Server) (*syslog.Writer, error) {
+	return syslog.Dial(s.SyslogNetwork, s.SyslogAddr, syslog.LOG_DAEMON|syslog.LOG_INFO, s.Name)
 }
 
 // syslogHandler is slog's text format sent at the syslog severity of each
