@@ -4,7 +4,9 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // A MessageConn is one upgraded WebSocket connection that exchanges text
@@ -43,8 +45,10 @@ type MessageConn struct {
 	qoff       int // bytes of queue[0] already written
 	queued     int // data frames in queue, bounded by MaxQueuedFrames
 	pong       *[]byte
-	flushing   bool // someone owns the socket's write side: an inline pass or flushLoop
-	inlinePass bool // the owner is Write's own pass, which must not wait
+	flushing   bool        // someone owns the socket's write side: an inline pass or flushLoop
+	inlinePass bool        // the owner is Write's own pass, which must not wait
+	corked     atomic.Bool // Read has more messages buffered: Writes wait to leave together
+	corkTimer  *time.Timer
 	wstate     writeState
 	closeSent  chan struct{}
 	peerClose  *CloseError // the client's close frame arrived: end once ours has left

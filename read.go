@@ -67,10 +67,16 @@ func (c *MessageConn) readMessage(ctx context.Context) ([]byte, error) {
 		}
 		msg, ok := c.nextMessage()
 		if ok {
+			if more := len(*rd.buf) > rd.r; more || c.corked.Load() {
+				c.setCork(more)
+			}
 			return msg, nil
 		}
 		if rd.err != nil {
 			continue
+		}
+		if c.corked.Load() {
+			c.setCork(false) // about to wait: let the answers go
 		}
 		if err := c.fill(ctx); err != nil {
 			return nil, err

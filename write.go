@@ -63,7 +63,7 @@ func (c *MessageConn) Write(msg []byte) error {
 	c.enqueueMessage(msg)
 	c.counters.messagesOut.Add(1)
 	c.counters.bytesOut.Add(uint64(len(msg)))
-	c.flushOrHandOff()
+	c.flushUnlessCorked()
 	c.wmu.Unlock()
 	return nil
 }

@@ -1,0 +1,44 @@
+package dorrit
+
+import (
+	"time"
+)
+
+// When a client pipelines requests, Read finds several messages in one read
+// and the application answers each with a Write. Flushing every answer at
+// once costs one system call per message; instead, while more messages are
+// already buffered, Read corks the connection: Writes queue without
+// flushing, and the answers leave together in one writev when Read runs out
+// of buffered messages or is about to wait. The cork is bounded, so that a
+// connection whose reader stops calling Read still sends: by corkMaxFrames
+// queued frames and by corkDelay.
+const (
+	corkMaxFrames = 32
+	corkDelay     = time.Millisecond
+)
+
+// setCork is called by Read: corked says whether more messages are buffered.
+func (c *MessageConn) setCork(corked bool) {
+	c.wmu.Lock()
+	was := c.corked.Swap(corked)
+	if was && !corked {
+		c.flushOrHandOff()
+	}
+	c.wmu.Unlock()
+}
+
+// flushUnlessCorked is what a Write does after queueing. wmu is held.
+func (c *MessageConn) flushUnlessCorked() {
+	if c.corked.Load() && len(c.queue) < corkMaxFrames {
+		if c.corkTimer == nil {
+			c.corkTimer = time.AfterFunc(corkDelay, c.uncork)
+		} else {
+			c.corkTimer.Reset(corkDelay)
+		}
+		return
+	}
+	c.flushOrHandOff()
+}
+
+// uncork flushes a cork that outlived corkDelay.
+func (c *MessageConn) uncork() { c.setCork(false) }
