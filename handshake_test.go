@@ -110,7 +110,7 @@ func TestAuthorizeAndForwardedRequest(t *testing.T) {
 			return nil
 		},
 	}, func(c *dorrit.MessageConn) {
-		seen <- fmt.Sprintf("%s|%s|%s|%s|%s", c.Cookie(), c.Host(), c.Protocol(), c.Header().Get("X-Real-Ip"), c.Request().URL.Path)
+		seen <- fmt.Sprintf("%s|%s|%s|%s|%s", c.Cookie(), c.Host(), c.Protocol(), c.Header().Get("X-Real-Ip"), c.URL().Path)
 		echo(c)
 	})
 	_, status, err := dialWith(ln, http.Header{"Cookie": {"session=bad"}}, "")

@@ -3,6 +3,7 @@ package dorrit
 import (
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -22,7 +23,9 @@ type MessageConn struct {
 	nc         *net.UnixConn
 	raw        syscall.RawConn
 	ln         *Listener
-	req        *http.Request
+	header     http.Header // of the forwarded upgrade request
+	host       string
+	requestURI string
 	protocol   string
 	maxPayload int
 	counters   connCounters
@@ -65,19 +68,29 @@ type MessageConn struct {
 func (c *MessageConn) ID() uint64 { return c.id }
 
 // Cookie is the client's Cookie header as the front server forwarded it ("" if none).
-func (c *MessageConn) Cookie() string { return c.req.Header.Get("Cookie") }
+func (c *MessageConn) Cookie() string { return c.header.Get("Cookie") }
 
 // Host is the virtual host the client asked for: the forwarded Host header.
-func (c *MessageConn) Host() string { return c.req.Host }
+func (c *MessageConn) Host() string { return c.host }
 
 // Protocol is the negotiated sub-protocol, "" when none was chosen.
 func (c *MessageConn) Protocol() string { return c.protocol }
 
-// Header is the forwarded upgrade request's header. Do not modify it.
-func (c *MessageConn) Header() http.Header { return c.req.Header }
+// Header is the forwarded upgrade request's header, without the fields of
+// the handshake itself (Upgrade, Connection, Sec-WebSocket-Key and
+// -Version). Do not modify it.
+func (c *MessageConn) Header() http.Header { return c.header }
 
-// Request is the forwarded upgrade request (method, URL, header). Its body is empty.
-func (c *MessageConn) Request() *http.Request { return c.req }
+// URL is the path and query of the forwarded upgrade request, e.g.
+// /chat?room=1. Only the header and this string are kept after the
+// handshake, to keep idle connections small; the URL is parsed on each call.
+func (c *MessageConn) URL() *url.URL {
+	u, err := url.ParseRequestURI(c.requestURI)
+	if err != nil {
+		return &url.URL{Path: c.requestURI} // checked by the handshake; cannot happen
+	}
+	return u
+}
 
 // Done is closed once the connection has ended, whichever side ended it.
 func (c *MessageConn) Done() <-chan struct{} { return c.done }
@@ -102,7 +115,9 @@ func newMessageConn(ln *Listener, nc *net.UnixConn, req *http.Request, protocol 
 		nc:         nc,
 		raw:        raw,
 		ln:         ln,
-		req:        req,
+		header:     forwardedHeader(req.Header),
+		host:       req.Host,
+		requestURI: req.RequestURI,
 		protocol:   protocol,
 		maxPayload: ln.opts.MaxPayload(),
 		closeSent:  make(chan struct{}),
@@ -138,4 +153,34 @@ func (c *MessageConn) finish(why *CloseError) {
 		c.ln.forget(c)
 		close(c.done)
 	})
+}
+
+// forwardedHeader keeps what the application may want of the request's
+// header: the handshake's own fields are spent, and every idle connection
+// would carry them.
+func forwardedHeader(h http.Header) http.Header {
+	n := 0
+	for k := range h {
+		if !handshakeField(k) {
+			n++
+		}
+	}
+	if n == 0 {
+		return http.Header{}
+	}
+	kept := make(http.Header, n)
+	for k, v := range h {
+		if !handshakeField(k) {
+			kept[k] = v
+		}
+	}
+	return kept
+}
+
+func handshakeField(k string) bool {
+	switch k {
+	case "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version":
+		return true
+	}
+	return false
 }

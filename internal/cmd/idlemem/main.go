@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -113,6 +114,12 @@ func runServer(path string) {
 		debug.FreeOSMemory()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
+		if p := os.Getenv("IDLEMEM_HEAPPROFILE"); p != "" {
+			if f, err := os.Create(p); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}
 		fmt.Println(rssBytes(), ms.HeapInuse, ms.StackInuse)
 	}
 }
