@@ -58,7 +58,7 @@ func Listen(o Options) (*Listener, error) {
 	return ln, nil
 }
 
-// errListenerClosed matches both ErrClosed and net.ErrClosed.
+// listenerClosedError matches both ErrClosed and net.ErrClosed.
 type listenerClosedError struct{}
 
 func (listenerClosedError) Error() string { return "dorrit: listener closed" }

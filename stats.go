@@ -5,7 +5,7 @@ import "sync/atomic"
 // Stats are a listener's live figures since Listen. Every field counts
 // events, except Live.
 type Stats struct {
-	Live     int64  // upgraded connections open now
+	Live     int64  // connections open now, counted from the capacity check of their handshake
 	Accepted uint64 // connections upgraded
 	Refused  RefusedStats
 	Dropped  DroppedStats
