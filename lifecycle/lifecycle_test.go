@@ -284,3 +284,31 @@ func TestDaemonReportsStartFailure(t *testing.T) {
 		}
 	}
 }
+
+// SIGTERM drains: an open connection gets its pending answer, then 1001.
+func TestStopDrainsConnections(t *testing.T) {
+	sock := filepath.Join(sharedDir(t), "s.sock")
+	p, _ := startForeground(t, []string{"TESTSERVER_NAME=ltest-drain"}, "-l", sock)
+	c, _, err := dialRaw(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := c.WriteText([]byte("last words")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "last words" {
+		t.Fatalf("echo: %q %v", msg, err)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	code, _, _, err := c.ExpectClose(10 * time.Second)
+	if err != nil || code != 1001 {
+		t.Fatalf("on SIGTERM the client got close %d (%v), want 1001", code, err)
+	}
+	c.WriteClose(1001, "")
+	<-p.done
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+}

@@ -37,14 +37,15 @@ func serve(s *Server, cfg *Config) int {
 		fmt.Fprintf(ready, "ERROR %v\n", err)
 		return 1
 	}
+	// Caught before READY: from then on the supervisor may ask us to stop.
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
 	fmt.Fprintln(ready, "READY")
 	ready.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var g run.Group
-	term := make(chan os.Signal, 1)
-	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
 	quit := make(chan struct{})
 	g.Add(func() error {
 		select {

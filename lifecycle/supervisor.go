@@ -81,6 +81,14 @@ func (sv *supervisor) run(report func(error)) int {
 		sv.log = sv.logger()
 	}
 	defer sv.cleanup()
+	// Catch the signals before anything runs: their default action would
+	// kill the supervisor and leave the socket and pidfile behind.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(stop)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	first, err := sv.startServer()
 	if report != nil {
@@ -98,8 +106,6 @@ func (sv *supervisor) run(report func(error)) int {
 
 	var g run.Group
 	ctx, cancel := context.WithCancel(context.Background())
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	g.Add(func() error {
 		select {
 		case sig := <-stop:
@@ -112,23 +118,19 @@ func (sv *supervisor) run(report func(error)) int {
 
 	status := 0
 	g.Add(func() error {
-		err := sv.supervise(ctx, first)
+		err := sv.supervise(ctx, first, hup)
 		if err != nil {
 			status = 1
 		}
 		return err
 	}, func(error) { cancel() })
 	g.Run()
-	signal.Stop(stop)
 	return status
 }
 
 // supervise restarts crashed servers and replaces the server on SIGHUP
 // until ctx ends, then stops the server.
-func (sv *supervisor) supervise(ctx context.Context, cur *child) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func (sv *supervisor) supervise(ctx context.Context, cur *child, hup <-chan os.Signal) error {
 	var crashes []time.Time
 	var old []*child // replaced servers still draining
 	for {
