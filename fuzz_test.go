@@ -3,8 +3,8 @@ package dorrit_test
 import (
 	"errors"
 	"io"
-	"os"
 	"net"
+	"os"
 	"testing"
 	"time"
 
