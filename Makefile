@@ -1,10 +1,11 @@
 # The one entry point: `make test` is what CI runs (.ci/run).
-.PHONY: test bench idlemem echo
+.PHONY: test bench idlemem echo peers
 
 test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
+	cd bench && go vet ./...
 	go test -race ./...
 
 bench:
@@ -15,3 +16,6 @@ idlemem:
 
 echo:
 	go run ./examples/echo -x -l /tmp/echo.socket
+
+peers:
+	cd bench && go run .

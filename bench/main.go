@@ -1,0 +1,167 @@
+// Command bench runs the same load against an echo server built on dorrit
+// and on each other Go WebSocket library, one after another on this
+// machine, and reports each figure with its ratio to dorrit.
+//
+//	cd bench && go run . -quick    # a reduced set, under a minute
+//	cd bench && go run .           # the full run BENCHMARKS.md reports
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+type config struct {
+	Rounds        int           `json:"rounds"`
+	Duration      time.Duration `json:"duration_ns"`
+	Conns         int           `json:"conns"`
+	Rate          int           `json:"latency_rate"`
+	Idle          int           `json:"idle_conns"`
+	FanoutConns   int           `json:"fanout_conns"`
+	FanoutRepeats int           `json:"fanout_repeats"`
+	Servers       []string      `json:"servers"`
+}
+
+func main() {
+	serve := flag.String("serve", "", "internal: run this server in this process")
+	sock := flag.String("socket", "", "internal: the server's socket")
+	quick := flag.Bool("quick", false, "a reduced set that runs in under a minute")
+	rounds := flag.Int("rounds", 3, "rounds; each server runs each workload once per round and the median is reported")
+	idleN := flag.Int("idle", 10000, "idle connections for the memory workload")
+	only := flag.String("servers", "", "comma-separated subset of servers (default all)")
+	jsonPath := flag.String("json", "results.json", "write the results here")
+	svgPath := flag.String("svg", "results.svg", "write the chart here")
+	flag.Parse()
+	raiseFileLimit()
+	if *serve != "" {
+		runChild(*serve, *sock)
+		return
+	}
+
+	cfg := config{Rounds: *rounds, Duration: 3 * time.Second, Conns: 64, Rate: 20000,
+		Idle: *idleN, FanoutConns: 1000, FanoutRepeats: 20, Servers: serverOrder}
+	if *quick {
+		cfg.Rounds, cfg.Duration, cfg.Idle, cfg.FanoutRepeats = 1, 500*time.Millisecond, min(*idleN, 1000), 5
+	}
+	if *only != "" {
+		cfg.Servers = nil
+		for _, s := range splitComma(*only) {
+			if _, ok := servers[s]; !ok {
+				fmt.Fprintf(os.Stderr, "bench: unknown server %q; known: %v\n", s, serverNames())
+				os.Exit(2)
+			}
+			cfg.Servers = append(cfg.Servers, s)
+		}
+	}
+	res, err := run(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	printTable(os.Stdout, res)
+	if err := writeJSON(*jsonPath, res); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	if err := writeSVG(*svgPath, res); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("\nwrote %s and %s\n", *jsonPath, *svgPath)
+}
+
+// run measures every workload on every server, round after round, with the
+// servers interleaved so that the machine's drift spreads over all of them.
+func run(cfg config) (*results, error) {
+	dir, err := os.MkdirTemp("", "dorrit-bench")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	res := newResults(cfg)
+	for round := 1; round <= cfg.Rounds; round++ {
+		for _, w := range workloads {
+			for _, name := range cfg.Servers {
+				if name == "raw" && w.noRaw {
+					continue
+				}
+				fmt.Fprintf(os.Stderr, "round %d/%d  %-8s %s\n", round, cfg.Rounds, name, w.name)
+				srv, err := startChild(name, dir)
+				if err != nil {
+					return nil, err
+				}
+				vals, err := w.run(cfg, srv, name == "raw")
+				srv.stop()
+				if err != nil {
+					return nil, fmt.Errorf("%s, %s: %w", name, w.name, err)
+				}
+				res.add(w, name, vals)
+			}
+		}
+	}
+	return res, nil
+}
+
+// A workload yields one or more figures (latency gives three).
+type workload struct {
+	name    string
+	metrics []metric
+	noRaw   bool // meaningless for an unframed echo
+	run     func(cfg config, srv *child, raw bool) ([]float64, error)
+}
+
+type metric struct {
+	Name   string `json:"name"`
+	Unit   string `json:"unit"`
+	Higher bool   `json:"higher_is_better"`
+}
+
+var workloads = []workload{
+	tput("128 B", 128), tput("4 KiB", 4<<10), tput("60 KiB", 60<<10),
+	{
+		name: "latency",
+		metrics: []metric{
+			{"latency p50, 20k msg/s", "µs", false},
+			{"latency p99, 20k msg/s", "µs", false},
+			{"latency p999, 20k msg/s", "µs", false},
+		},
+		run: func(cfg config, srv *child, raw bool) ([]float64, error) {
+			p, err := latency(srv.sock, raw, cfg.Conns, cfg.Rate, cfg.Duration)
+			us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+			return []float64{us(p[0]), us(p[1]), us(p[2])}, err
+		},
+	},
+	{
+		name:    "idle memory",
+		metrics: []metric{{"idle memory per connection", "KiB", false}},
+		run: func(cfg config, srv *child, raw bool) ([]float64, error) {
+			kib, err := idle(srv.sock, raw, cfg.Idle, srv)
+			return []float64{kib}, err
+		},
+	},
+	{
+		name:    "fan-out",
+		metrics: []metric{{"fan-out to 1,000 connections, median", "ms", false}},
+		noRaw:   true,
+		run: func(cfg config, srv *child, raw bool) ([]float64, error) {
+			d, err := fanout(srv.sock, cfg.FanoutConns, cfg.FanoutRepeats)
+			return []float64{float64(d) / float64(time.Millisecond)}, err
+		},
+	},
+}
+
+func tput(label string, size int) workload {
+	return workload{
+		name:    "throughput " + label,
+		metrics: []metric{{"throughput " + label + ", 64 conns pipelined", "msg/s", true}},
+		run: func(cfg config, srv *child, raw bool) ([]float64, error) {
+			v, err := throughput(srv.sock, raw, cfg.Conns, size, cfg.Duration)
+			return []float64{v}, err
+		},
+	}
+}
+
+func splitComma(s string) []string { return strings.Split(s, ",") }

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// results are every figure of a run: per metric, per server, one value a round.
+type results struct {
+	Machine machine   `json:"machine"`
+	Config  config    `json:"config"`
+	Metrics []*series `json:"metrics"`
+}
+
+type machine struct {
+	CPUs    int    `json:"cpus"`
+	Go      string `json:"go"`
+	OS      string `json:"os"`
+	When    string `json:"when"`
+	CPUName string `json:"cpu,omitempty"`
+}
+
+type series struct {
+	metric
+	Rounds map[string][]float64 `json:"rounds"`
+	Median map[string]float64   `json:"median"`
+}
+
+func newResults(cfg config) *results {
+	r := &results{Config: cfg, Machine: machine{
+		CPUs: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
+		When: time.Now().UTC().Format(time.RFC3339), CPUName: cpuName(),
+	}}
+	for _, w := range workloads {
+		for _, m := range w.metrics {
+			r.Metrics = append(r.Metrics, &series{metric: m, Rounds: map[string][]float64{}, Median: map[string]float64{}})
+		}
+	}
+	return r
+}
+
+func (r *results) add(w workload, server string, vals []float64) {
+	for i, m := range w.metrics {
+		for _, s := range r.Metrics {
+			if s.Name == m.Name {
+				s.Rounds[server] = append(s.Rounds[server], vals[i])
+				s.Median[server] = median(s.Rounds[server])
+			}
+		}
+	}
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// printTable prints each metric with every server's median and its ratio to dorrit.
+func printTable(w io.Writer, r *results) {
+	fmt.Fprintf(w, "%d CPUs, %s, %s, %s; medians of %d round(s)\n", r.Machine.CPUs, r.Machine.CPUName, r.Machine.Go, r.Machine.OS, r.Config.Rounds)
+	for _, s := range r.Metrics {
+		better := "lower is better"
+		if s.Higher {
+			better = "higher is better"
+		}
+		fmt.Fprintf(w, "\n%s (%s, %s)\n", s.Name, s.Unit, better)
+		base := s.Median["dorrit"]
+		for _, name := range r.Config.Servers {
+			v, ok := s.Median[name]
+			if !ok {
+				continue
+			}
+			ratio := ""
+			if base > 0 {
+				ratio = fmt.Sprintf("%.2f× dorrit", v/base)
+			}
+			fmt.Fprintf(w, "  %-8s %14s  %s\n", name, format(v), ratio)
+		}
+	}
+}
+
+// format prints a figure with thousands separators, or two decimals when small.
+func format(v float64) string {
+	if v < 100 {
+		return fmt.Sprintf("%.2f", v)
+	}
+	s := fmt.Sprintf("%.0f", v)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func writeJSON(path string, r *results) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func cpuName() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return ""
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/gorilla/websocket"
+)
+
+// gorillaConn serialises writes, which gorilla leaves to the application.
+type gorillaConn struct {
+	*websocket.Conn
+	mu sync.Mutex
+}
+
+func (c *gorillaConn) write(typ int, msg []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.WriteMessage(typ, msg)
+}
+
+func serveGorilla(ul *net.UnixListener) error {
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	var all registry[*gorillaConn]
+	return http.Serve(ul, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wc, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		c := &gorillaConn{Conn: wc}
+		all.add(c)
+		defer all.remove(c)
+		defer c.Close()
+		for {
+			typ, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if isBroadcast(msg) {
+				payload := msg[len(broadcastPrefix):]
+				all.each(func(o *gorillaConn) { o.write(websocket.TextMessage, payload) })
+				continue
+			}
+			if c.write(typ, msg) != nil {
+				return
+			}
+		}
+	}))
+}

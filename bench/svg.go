@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"html"
+	"os"
+	"strings"
+)
+
+// writeSVG draws one group of horizontal bars per metric, a bar per server,
+// each as long as its share of the best figure of the group (for "lower is
+// better" metrics the shortest time gets the longest bar), labelled with the
+// figure itself.
+func writeSVG(path string, r *results) error {
+	const (
+		width, labelW, barW = 760, 90, 520
+		barH, gap, titleH   = 16, 4, 26
+	)
+	colors := map[string]string{"dorrit": "#2e7d32", "coder": "#1565c0", "gorilla": "#6a1b9a",
+		"gws": "#ef6c00", "gobwas": "#00838f", "raw": "#9e9e9e"}
+	var b strings.Builder
+	y := 10
+	for _, s := range r.Metrics {
+		best := 0.0
+		for _, v := range s.Median {
+			if score := scoreOf(s, v); score > best {
+				best = score
+			}
+		}
+		better := "lower is better"
+		if s.Higher {
+			better = "higher is better"
+		}
+		y += titleH
+		fmt.Fprintf(&b, `<text x="4" y="%d" font-weight="bold">%s</text><text x="%d" y="%d" fill="#666" text-anchor="end">%s, %s</text>`+"\n",
+			y-8, html.EscapeString(s.Name), width-4, y-8, html.EscapeString(s.Unit), better)
+		for _, name := range r.Config.Servers {
+			v, ok := s.Median[name]
+			if !ok {
+				continue
+			}
+			w := 1
+			if best > 0 {
+				w = max(1, int(float64(barW)*scoreOf(s, v)/best))
+			}
+			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW-6, y+barH-3, name)
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`, labelW, y, w, barH, colors[name])
+			fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", labelW+w+6, y+barH-3, format(v))
+			y += barH + gap
+		}
+	}
+	y += 20
+	fmt.Fprintf(&b, `<text x="4" y="%d" fill="#666">%d CPUs, %s, medians of %d round(s), unix socket; go run ./bench in the dorrit repository</text>`,
+		y-6, r.Machine.CPUs, r.Machine.Go, r.Config.Rounds)
+	svg := fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n"+
+		`<rect width="100%%" height="100%%" fill="white"/>`+"\n%s\n</svg>\n", width, y, b.String())
+	return os.WriteFile(path, []byte(svg), 0o644)
+}
+
+// scoreOf makes bigger better for every metric.
+func scoreOf(s *series, v float64) float64 {
+	if s.Higher {
+		return v
+	}
+	if v <= 0 {
+		return 0
+	}
+	return 1 / v
+}
