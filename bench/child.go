@@ -118,4 +118,3 @@ func raiseFileLimit() {
 		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
 	}
 }
-
