@@ -58,6 +58,9 @@ type MessageConn struct {
 	room       chan struct{}
 	werr       error
 	writeFn    func(fd uintptr) bool
+	direct     []byte // the message writeDirect is sending
+	directSent int
+	directFn   func(fd uintptr) bool
 
 	endOnce sync.Once
 	end     *CloseError // why the connection ended, set before done closes
@@ -125,6 +128,7 @@ func newMessageConn(ln *Listener, nc *net.UnixConn, req *http.Request, protocol 
 	}
 	c.readFn = c.readSome
 	c.writeFn = c.writeSome
+	c.directFn = c.writeDirectSome
 	c.interruptFn = c.interruptRead
 	if len(early) > 0 {
 		// The client sent frames right behind its upgrade request.

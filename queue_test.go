@@ -191,3 +191,35 @@ func TestRuleCloseNowDoesNotWait(t *testing.T) {
 		t.Fatalf("after CloseNow the client saw close code %d (%v), want none", code, err)
 	}
 }
+
+// Large messages that the socket takes only in part: what it did not take
+// leaves later, whole and in order, whether it was cut inside a frame or not.
+func TestPartialWritesLoseNothing(t *testing.T) {
+	const size = 60 << 10
+	big := func(i int) []byte {
+		b := make([]byte, size)
+		for j := range b {
+			b[j] = 'a' + byte((i+j)%26)
+		}
+		return b
+	}
+	written := make(chan int, 1)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		defer c.Close()
+		c.Read(context.Background())
+		n := 0
+		for ; n < 40 && c.Write(big(n)) == nil; n++ {
+		}
+		written <- n
+		c.Read(context.Background())
+	})
+	c := dialRaw(t, ln)
+	c.WriteText([]byte("go"))
+	n := <-written
+	for i := range n {
+		_, got, err := c.ReadMessage()
+		if err != nil || !bytes.Equal(got, big(i)) {
+			t.Fatalf("message %d of %d: %d bytes, %v", i, n, len(got), err)
+		}
+	}
+}

@@ -272,3 +272,33 @@ func errIs(t testing.TB, what string, err, want error) {
 		t.Fatalf("%s: got %v, want %v", what, err, want)
 	}
 }
+
+// Rule 4 on the direct path: a message of a few fragments written while the
+// queue is empty leaves from the caller's slice, fragmented the same way.
+func TestRuleLargeWritesFragmentedDirect(t *testing.T) {
+	msg := make([]byte, 1500)
+	for i := range msg {
+		msg[i] = 'a' + byte(i%26)
+	}
+	ln := serve(t, dorrit.Options{BufferSize: 200}, func(c *dorrit.MessageConn) { // 195-byte fragments
+		defer c.Close()
+		if _, err := c.Read(context.Background()); err == nil {
+			c.Write(msg)
+		}
+	})
+	c := dialRaw(t, ln)
+	c.WriteText([]byte("go"))
+	frames, err := c.ReadFragments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	var sizes []int
+	for _, f := range frames {
+		got = append(got, f.Payload...)
+		sizes = append(sizes, len(f.Payload))
+	}
+	if fmt.Sprint(sizes) != "[195 195 195 195 195 195 195 135]" || !bytes.Equal(got, msg) {
+		t.Fatalf("fragment sizes %v, content equal: %v", sizes, bytes.Equal(got, msg))
+	}
+}

@@ -60,10 +60,14 @@ func (c *MessageConn) Write(msg []byte) error {
 		c.counters.queueFull.Add(1)
 		return ErrQueueFull
 	}
-	c.enqueueMessage(msg)
 	c.counters.messagesOut.Add(1)
 	c.counters.bytesOut.Add(uint64(len(msg)))
-	c.flushUnlessCorked()
+	if c.canWriteDirect(msg, frames) {
+		c.writeDirect(msg)
+	} else {
+		c.enqueueMessage(msg)
+		c.flushUnlessCorked()
+	}
 	c.wmu.Unlock()
 	return nil
 }
