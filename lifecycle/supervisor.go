@@ -33,6 +33,7 @@ type supervisor struct {
 	keepSocket bool // systemd's socket: never unlink
 	pf         *pidfile
 	log        *slog.Logger
+	cleaned    bool
 }
 
 // superviseDetached is the daemon stage: it adopts what start passed on.
@@ -59,15 +60,22 @@ func superviseDetached(s *Server, cfg *Config) int {
 	sv := &supervisor{s: s, cfg: cfg, ul: ul, keepSocket: isSystemdSocket()}
 	if path := os.Getenv(pidfileEnv); path != "" {
 		sv.pf = adoptPidfile(os.NewFile(fdPidfile, path), path)
+	}
+	// The starter exits as soon as it reads the report, so a failed start
+	// removes the socket and pidfile first: nothing is left half-started.
+	failed := func(err error) int {
+		sv.cleanup()
+		report(err)
+		return 1
+	}
+	if sv.pf != nil {
 		if err := sv.pf.write(os.Getpid()); err != nil {
-			report(fmt.Errorf("cannot write pidfile %s: %v", path, err))
-			return 1
+			return failed(fmt.Errorf("cannot write pidfile %s: %v", sv.pf.path, err))
 		}
 	}
 	if os.Geteuid() == 0 {
 		if sv.cred, err = lookupCredentials(cfg.User, cfg.Group); err != nil {
-			report(err)
-			return 1
+			return failed(err)
 		}
 	}
 	return sv.run(report)
@@ -91,15 +99,18 @@ func (sv *supervisor) run(report func(error)) int {
 	defer signal.Stop(hup)
 
 	first, err := sv.startServer()
-	if report != nil {
-		report(err)
-	}
 	if err != nil {
 		sv.log.Error("server did not start", "err", err)
-		if report == nil {
+		sv.cleanup() // before reporting: the starter exits on the report
+		if report != nil {
+			report(err)
+		} else {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", sv.s.Name, err)
 		}
 		return 1
+	}
+	if report != nil {
+		report(nil)
 	}
 	notify("READY=1")
 	sv.log.Info("accepting", "socket", sv.ul.Addr().String(), "pid", first.cmd.Process.Pid)
@@ -219,7 +230,13 @@ func reap(old []*child) []*child {
 	return kept
 }
 
+// cleanup runs once: a second pass could remove the pidfile of an
+// instance that started after this one released its lock.
 func (sv *supervisor) cleanup() {
+	if sv.cleaned {
+		return
+	}
+	sv.cleaned = true
 	sv.ul.SetUnlinkOnClose(false)
 	sv.ul.Close()
 	if !sv.keepSocket {
