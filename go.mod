@@ -2,9 +2,8 @@ module github.com/dorritgo/dorrit
 
 go 1.26.0
 
-require golang.org/x/sys v0.50.0
-
 require (
-	github.com/coder/websocket v1.8.15 // indirect
-	github.com/oklog/run v1.2.0 // indirect
+	github.com/coder/websocket v1.8.15
+	github.com/oklog/run v1.2.0
+	golang.org/x/sys v0.50.0
 )

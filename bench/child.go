@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -17,7 +18,7 @@ import (
 // can be read from /proc and it shares no heap with the load generator.
 type child struct {
 	cmd  *exec.Cmd
-	in   *os.File // lines asking for a settled RSS
+	in   io.Writer // lines asking for a settled RSS
 	out  *bufio.Scanner
 	sock string
 }
@@ -43,7 +44,7 @@ func startChild(name, dir string) (*child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	c := &child{cmd: cmd, in: stdin.(*os.File), out: bufio.NewScanner(stdout), sock: sock}
+	c := &child{cmd: cmd, in: stdin, out: bufio.NewScanner(stdout), sock: sock}
 	if !c.out.Scan() || c.out.Text() != "ready" {
 		c.stop()
 		return nil, fmt.Errorf("server %s did not start", name)
@@ -111,10 +112,16 @@ func runChild(name, sock string) {
 	}
 }
 
+// raiseFileLimit lets this process hold as many descriptors as it may: up to
+// the hard limit, and past it when running as root.
 func raiseFileLimit() {
 	var r syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil && r.Cur < r.Max {
-		r.Cur = r.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) != nil {
+		return
 	}
+	if r.Max < 1<<20 && syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: 1 << 20, Max: 1 << 20}) == nil {
+		return
+	}
+	r.Cur = r.Max
+	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
 }

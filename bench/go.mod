@@ -2,7 +2,7 @@ module github.com/dorritgo/dorrit/bench
 
 go 1.26.0
 
-replace github.com/dorritgo/dorrit => ../
+replace github.com/dorritgo/dorrit v0.0.0 => ../
 
 require (
 	github.com/coder/websocket v1.8.15

@@ -2,14 +2,20 @@
 // and on each other Go WebSocket library, one after another on this
 // machine, and reports each figure with its ratio to dorrit.
 //
-//	cd bench && go run . -quick    # a reduced set, under a minute
-//	cd bench && go run .           # the full run BENCHMARKS.md reports
+//	go run ./bench -quick    # a reduced set, under a minute
+//	go run ./bench           # the full run BENCHMARKS.md reports
+//
+// A full run writes bench/results.json and bench/results.svg (the chart the
+// README shows); a quick or partial run writes results-partial.* beside
+// them, so that it never replaces the figures of a full run.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -23,6 +29,7 @@ type config struct {
 	FanoutConns   int           `json:"fanout_conns"`
 	FanoutRepeats int           `json:"fanout_repeats"`
 	Servers       []string      `json:"servers"`
+	Workloads     []string      `json:"workloads"`
 }
 
 func main() {
@@ -32,8 +39,10 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds; each server runs each workload once per round and the median is reported")
 	idleN := flag.Int("idle", 10000, "idle connections for the memory workload")
 	only := flag.String("servers", "", "comma-separated subset of servers (default all)")
-	jsonPath := flag.String("json", "results.json", "write the results here")
-	svgPath := flag.String("svg", "results.svg", "write the chart here")
+	onlyW := flag.String("workloads", "", "comma-separated subset of workloads, each named by a part of its name, e.g. \"4 KiB,latency\" (default all)")
+	jsonPath := flag.String("json", "", "write the results here (default bench/results.json, or results-partial.json for a quick or partial run)")
+	svgPath := flag.String("svg", "", "write the chart here (default bench/results.svg, or results-partial.svg)")
+	from := flag.String("from", "", "run nothing: print the table and draw the chart of this results JSON")
 	flag.Parse()
 	raiseFileLimit()
 	if *serve != "" {
@@ -46,6 +55,15 @@ func main() {
 	if *quick {
 		cfg.Rounds, cfg.Duration, cfg.Idle, cfg.FanoutRepeats = 1, 500*time.Millisecond, min(*idleN, 1000), 5
 	}
+	for _, w := range workloads {
+		if *onlyW == "" || slices.ContainsFunc(splitComma(*onlyW), func(part string) bool { return strings.Contains(w.name, part) }) {
+			cfg.Workloads = append(cfg.Workloads, w.name)
+		}
+	}
+	if len(cfg.Workloads) == 0 {
+		fmt.Fprintf(os.Stderr, "bench: no workload matches %q; known: %v\n", *onlyW, workloadNames())
+		os.Exit(2)
+	}
 	if *only != "" {
 		cfg.Servers = nil
 		for _, s := range splitComma(*only) {
@@ -56,21 +74,50 @@ func main() {
 			cfg.Servers = append(cfg.Servers, s)
 		}
 	}
-	res, err := run(cfg)
+	partial := *from == "" && (*quick || *only != "" || *onlyW != "")
+	if *jsonPath == "" {
+		*jsonPath = outputPath("json", partial)
+	}
+	if *svgPath == "" {
+		*svgPath = outputPath("svg", partial)
+	}
+	var res *results
+	var err error
+	if *from != "" {
+		res, err = readJSON(*from)
+	} else {
+		res, err = run(cfg)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 	printTable(os.Stdout, res)
-	if err := writeJSON(*jsonPath, res); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	if *from == "" {
+		if err := writeJSON(*jsonPath, res); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "wrote", *jsonPath)
 	}
 	if err := writeSVG(*svgPath, res); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("\nwrote %s and %s\n", *jsonPath, *svgPath)
+	fmt.Fprintln(os.Stderr, "wrote", *svgPath)
+}
+
+// outputPath names the default output file: in bench/ whether the command
+// runs from the repository root (go run ./bench) or from bench itself.
+func outputPath(ext string, partial bool) string {
+	name := "results." + ext
+	if partial {
+		name = "results-partial." + ext
+	}
+	if _, err := os.Stat("bench/go.mod"); err == nil {
+		return filepath.Join("bench", name)
+	}
+	return name
 }
 
 // run measures every workload on every server, round after round, with the
@@ -84,6 +131,9 @@ func run(cfg config) (*results, error) {
 	res := newResults(cfg)
 	for round := 1; round <= cfg.Rounds; round++ {
 		for _, w := range workloads {
+			if !slices.Contains(cfg.Workloads, w.name) {
+				continue
+			}
 			for _, name := range cfg.Servers {
 				if name == "raw" && w.noRaw {
 					continue
@@ -165,3 +215,11 @@ func tput(label string, size int) workload {
 }
 
 func splitComma(s string) []string { return strings.Split(s, ",") }
+
+func workloadNames() []string {
+	names := make([]string, len(workloads))
+	for i, w := range workloads {
+		names[i] = w.name
+	}
+	return names
+}

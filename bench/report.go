@@ -38,6 +38,9 @@ func newResults(cfg config) *results {
 		When: time.Now().UTC().Format(time.RFC3339), CPUName: cpuName(),
 	}}
 	for _, w := range workloads {
+		if !slices.Contains(cfg.Workloads, w.name) {
+			continue
+		}
 		for _, m := range w.metrics {
 			r.Metrics = append(r.Metrics, &series{metric: m, Rounds: map[string][]float64{}, Median: map[string]float64{}})
 		}
@@ -65,9 +68,11 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// printTable prints each metric with every server's median and its ratio to dorrit.
+// printTable prints each metric with every server's median, its ratio to
+// dorrit and, over several rounds, how far the rounds spread around it.
 func printTable(w io.Writer, r *results) {
-	fmt.Fprintf(w, "%d CPUs, %s, %s, %s; medians of %d round(s)\n", r.Machine.CPUs, r.Machine.CPUName, r.Machine.Go, r.Machine.OS, r.Config.Rounds)
+	fmt.Fprintf(w, "%d CPUs, %s, %s, %s; medians of %d round(s); spread = (max-min)/2 of the rounds, in %% of the median\n",
+		r.Machine.CPUs, r.Machine.CPUName, r.Machine.Go, r.Machine.OS, r.Config.Rounds)
 	for _, s := range r.Metrics {
 		better := "lower is better"
 		if s.Higher {
@@ -84,9 +89,19 @@ func printTable(w io.Writer, r *results) {
 			if base > 0 {
 				ratio = fmt.Sprintf("%.2f× dorrit", v/base)
 			}
-			fmt.Fprintf(w, "  %-8s %14s  %s\n", name, format(v), ratio)
+			line := fmt.Sprintf("  %-8s %14s  %-12s %s", name, format(v), ratio, spread(s.Rounds[name]))
+			fmt.Fprintln(w, strings.TrimRight(line, " "))
 		}
 	}
+}
+
+// spread is how far the rounds lie around their median, or "" for one round.
+func spread(v []float64) string {
+	m := median(v)
+	if len(v) < 2 || m == 0 {
+		return ""
+	}
+	return fmt.Sprintf("±%.0f%%", (slices.Max(v)-slices.Min(v))/2/m*100)
 }
 
 // format prints a figure with thousands separators, or two decimals when small.
@@ -111,6 +126,15 @@ func writeJSON(path string, r *results) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func readJSON(path string) (*results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r results
+	return &r, json.Unmarshal(b, &r)
 }
 
 func cpuName() string {

@@ -8,9 +8,9 @@ import (
 )
 
 // writeSVG draws one group of horizontal bars per metric, a bar per server,
-// each as long as its share of the best figure of the group (for "lower is
-// better" metrics the shortest time gets the longest bar), labelled with the
-// figure itself.
+// each as long as its figure's share of the group's largest, labelled with
+// the figure and its ratio to dorrit. Each group says whether higher or
+// lower is better.
 func writeSVG(path string, r *results) error {
 	const (
 		width, labelW, barW = 760, 90, 520
@@ -21,12 +21,11 @@ func writeSVG(path string, r *results) error {
 	var b strings.Builder
 	y := 10
 	for _, s := range r.Metrics {
-		best := 0.0
+		top := 0.0
 		for _, v := range s.Median {
-			if score := scoreOf(s, v); score > best {
-				best = score
-			}
+			top = max(top, v)
 		}
+		base := s.Median["dorrit"]
 		better := "lower is better"
 		if s.Higher {
 			better = "higher is better"
@@ -40,30 +39,23 @@ func writeSVG(path string, r *results) error {
 				continue
 			}
 			w := 1
-			if best > 0 {
-				w = max(1, int(float64(barW)*scoreOf(s, v)/best))
+			if top > 0 {
+				w = max(1, int(float64(barW)*v/top))
+			}
+			label := format(v)
+			if base > 0 && name != "dorrit" {
+				label += fmt.Sprintf("  (%.2f×)", v/base)
 			}
 			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW-6, y+barH-3, name)
 			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`, labelW, y, w, barH, colors[name])
-			fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", labelW+w+6, y+barH-3, format(v))
+			fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", labelW+w+6, y+barH-3, label)
 			y += barH + gap
 		}
 	}
 	y += 20
-	fmt.Fprintf(&b, `<text x="4" y="%d" fill="#666">%d CPUs, %s, medians of %d round(s), unix socket; go run ./bench in the dorrit repository</text>`,
+	fmt.Fprintf(&b, `<text x="4" y="%d" fill="#666">%d CPUs, %s, medians of %d round(s), unix socket; (×) is the ratio to dorrit; go run ./bench</text>`,
 		y-6, r.Machine.CPUs, r.Machine.Go, r.Config.Rounds)
 	svg := fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n"+
 		`<rect width="100%%" height="100%%" fill="white"/>`+"\n%s\n</svg>\n", width, y, b.String())
 	return os.WriteFile(path, []byte(svg), 0o644)
-}
-
-// scoreOf makes bigger better for every metric.
-func scoreOf(s *series, v float64) float64 {
-	if s.Higher {
-		return v
-	}
-	if v <= 0 {
-		return 0
-	}
-	return 1 / v
 }

@@ -2,139 +2,149 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// throughput pipelines size-byte messages on conns connections (window
-// messages in flight each) for d and returns echoed messages per second.
+// window is how many messages each connection keeps in flight in the
+// throughput workload.
+const window = 64
+
+// throughput pipelines size-byte messages on conns connections, window in
+// flight on each, and returns the echoed messages per second over d (after a
+// warm-up of d/10).
 func throughput(sock string, raw bool, conns, size int, d time.Duration) (float64, error) {
-	const window = 64
 	cs, err := dialAll(sock, conns, raw)
 	if err != nil {
 		return 0, err
 	}
-	defer closeAll(cs)
-	msg := message(bytes.Repeat([]byte("m"), size), raw)
+	msg := frame(bytes.Repeat([]byte("m"), size), raw)
+	batch := bytes.Repeat(msg, window) // any k messages are batch[:k*len(msg)]
 	var total atomic.Int64
-	stop := make(chan struct{})
+	var failed atomic.Pointer[error]
+	var stopped atomic.Bool
 	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	start := time.Now()
 	for _, c := range cs {
-		inFlight := make(chan struct{}, window) // a token per message sent and not yet echoed
-		wg.Go(func() {
-			defer c.w.Flush()
-			for {
-				select {
-				case inFlight <- struct{}{}:
-				case <-stop:
-					return
-				default: // the window is full: send what is buffered, then wait
-					c.w.Flush()
+		credits := make(chan int, window) // echoes received: room for as many messages
+		credits <- window
+		wg.Go(func() { // writer
+			for k := range credits {
+			more: // take every credit already there
+				for {
 					select {
-					case inFlight <- struct{}{}:
-					case <-stop:
-						return
-					}
-				}
-				c.w.Write(msg)
-			}
-		})
-		wg.Go(func() {
-			for {
-				select {
-				case <-inFlight:
-				case <-stop:
-					return
-				}
-				if err := c.readReply(size); err != nil {
-					select {
-					case <-stop: // closed at the end of the run
+					case n, ok := <-credits:
+						if !ok {
+							return
+						}
+						k += n
 					default:
-						errs <- err
+						break more
+					}
+				}
+				if _, err := c.Write(batch[:k*len(msg)]); err != nil {
+					return
+				}
+			}
+		})
+		wg.Go(func() { // reader
+			defer close(credits)
+			r := newReader(c, size, 64<<10, raw)
+			for {
+				n, err := r.next()
+				if err != nil {
+					if !stopped.Load() {
+						failed.CompareAndSwap(nil, &err)
 					}
 					return
 				}
-				total.Add(1)
+				if n > 0 {
+					total.Add(int64(n))
+					credits <- n // never blocks: at most window are outstanding
+				}
 			}
 		})
 	}
+	time.Sleep(d / 10)
+	n0, t0 := total.Load(), time.Now()
 	time.Sleep(d)
-	n := total.Load()
-	elapsed := time.Since(start)
-	close(stop)
-	closeAll(cs) // unblock readers waiting for echoes that will not be counted
+	n1, t1 := total.Load(), time.Now()
+	stopped.Store(true)
+	closeAll(cs)
 	wg.Wait()
-	select {
-	case err := <-errs:
-		return 0, err
-	default:
+	if err := failed.Load(); err != nil {
+		return 0, *err
 	}
-	return float64(n) / elapsed.Seconds(), nil
+	return float64(n1-n0) / t1.Sub(t0).Seconds(), nil
 }
 
-// latency sends 128-byte messages at rate per second spread over conns
-// connections and returns the round-trip percentiles p50, p99, p999.
+// latency sends 128-byte messages on conns connections at rate messages per
+// second in all, each at its scheduled time whether or not earlier echoes
+// are back, and returns the round-trip percentiles p50, p99 and p999.
 func latency(sock string, raw bool, conns, rate int, d time.Duration) ([3]time.Duration, error) {
+	const size = 128
 	cs, err := dialAll(sock, conns, raw)
 	if err != nil {
 		return [3]time.Duration{}, err
 	}
 	defer closeAll(cs)
-	msg := message(bytes.Repeat([]byte("l"), 128), raw)
+	msg := frame(bytes.Repeat([]byte("l"), size), raw)
 	interval := time.Duration(int64(time.Second) * int64(conns) / int64(rate))
-	var mu sync.Mutex
-	var rtts []time.Duration
+	n := int(d / interval)
+	start := time.Now().Add(10 * time.Millisecond)
+	rtts := make([][]time.Duration, len(cs))
+	errs := make([]error, len(cs))
 	var wg sync.WaitGroup
-	errs := make(chan error, conns)
 	for i, c := range cs {
-		sent := make(chan time.Time, 1024)
-		n := int(d / interval)
+		sent := make(chan time.Time, n)                              // echoes come back in order
+		offset := interval * time.Duration(i) / time.Duration(conns) // connections spread out
 		wg.Go(func() {
-			time.Sleep(interval * time.Duration(i) / time.Duration(conns)) // spread the connections out
-			t := time.NewTicker(interval)
-			defer t.Stop()
-			for range n {
-				<-t.C
+			for k := range n {
+				time.Sleep(time.Until(start.Add(offset + time.Duration(k)*interval)))
 				sent <- time.Now()
-				c.nc.Write(msg)
+				if _, err := c.Write(msg); err != nil {
+					return
+				}
 			}
 		})
 		wg.Go(func() {
+			c.SetReadDeadline(start.Add(d + 10*time.Second))
+			r := newReader(c, size, 4<<10, raw)
 			local := make([]time.Duration, 0, n)
-			for k := range n {
-				c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-				if err := c.readReply(128); err != nil {
-					errs <- fmt.Errorf("after %d of %d replies: %w", k, n, err)
+			for len(local) < n {
+				got, err := r.next()
+				if err != nil {
+					errs[i] = fmt.Errorf("after %d of %d echoes: %w", len(local), n, err)
 					return
 				}
-				local = append(local, time.Since(<-sent))
+				now := time.Now()
+				for range got {
+					local = append(local, now.Sub(<-sent))
+				}
 			}
-			mu.Lock()
-			rtts = append(rtts, local...)
-			mu.Unlock()
+			rtts[i] = local
 		})
 	}
 	wg.Wait()
-	select {
-	case err := <-errs:
+	if err := errors.Join(errs...); err != nil {
 		return [3]time.Duration{}, err
-	default:
 	}
-	if len(rtts) == 0 {
-		return [3]time.Duration{}, fmt.Errorf("no round trips measured")
+	all := slices.Concat(rtts...)
+	if len(all) == 0 {
+		return [3]time.Duration{}, errors.New("no round trips measured")
 	}
-	slices.Sort(rtts)
-	at := func(q float64) time.Duration { return rtts[min(len(rtts)-1, int(q*float64(len(rtts))))] }
+	slices.Sort(all)
+	at := func(q float64) time.Duration { return all[min(len(all)-1, int(q*float64(len(all))))] }
 	return [3]time.Duration{at(0.50), at(0.99), at(0.999)}, nil
 }
 
 // idle opens n connections that stay silent and returns the growth of the
-// server's RSS per connection, in KiB, after the server collected garbage.
+// server's resident memory per connection, in KiB, each figure read after
+// the server collected garbage and returned free memory to the system.
 func idle(sock string, raw bool, n int, srv *child) (float64, error) {
 	before, err := srv.settledRSS()
 	if err != nil {
@@ -145,7 +155,7 @@ func idle(sock string, raw bool, n int, srv *child) (float64, error) {
 		return 0, err
 	}
 	defer closeAll(cs)
-	time.Sleep(500 * time.Millisecond) // let the last handshakes finish
+	time.Sleep(500 * time.Millisecond) // the server accepts the last ones, sets them up
 	after, err := srv.settledRSS()
 	if err != nil {
 		return 0, err
@@ -153,37 +163,55 @@ func idle(sock string, raw bool, n int, srv *child) (float64, error) {
 	return float64(after-before) / float64(n) / 1024, nil
 }
 
-// fanout holds receivers connections; one more sends a 128-byte broadcast,
-// rounds times, and the median time until every receiver has it is returned.
-func fanout(sock string, receivers, rounds int) (time.Duration, error) {
+// fanout opens receivers connections and one sender, which sends
+// "broadcast:" and 128 bytes, repeats times one after another; the server
+// writes the 128 bytes to every connection it holds. It returns the median
+// time from the send until every receiver has the message.
+func fanout(sock string, receivers, repeats int) (time.Duration, error) {
+	const size = 128
 	cs, err := dialAll(sock, receivers+1, false)
 	if err != nil {
 		return 0, err
 	}
 	defer closeAll(cs)
 	sender := cs[receivers]
-	time.Sleep(200 * time.Millisecond) // every connection registered
-	msg := message(append([]byte(broadcastPrefix), bytes.Repeat([]byte("f"), 128)...), false)
-	var times []time.Duration
-	for range rounds {
-		var wg sync.WaitGroup
-		errs := make(chan error, receivers+1)
-		start := time.Now()
-		sender.nc.Write(msg)
-		for _, c := range cs { // the sender is registered too and receives it
-			wg.Go(func() {
-				c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-				if err := c.readReply(128); err != nil {
-					errs <- err
+	var pending atomic.Int64
+	arrived := make(chan struct{}, 1)
+	failed := make(chan error, len(cs))
+	for i, c := range cs {
+		go func() {
+			r := newReader(c, size, 4<<10, false)
+			for {
+				n, err := r.next()
+				if err != nil {
+					if !errors.Is(err, net.ErrClosed) {
+						failed <- err
+					}
+					return
 				}
-			})
-		}
-		wg.Wait()
-		times = append(times, time.Since(start))
-		select {
-		case err := <-errs:
+				if i < receivers && pending.Add(int64(-n)) == 0 {
+					arrived <- struct{}{}
+				}
+			}
+		}()
+	}
+	msg := frame(append([]byte(broadcastPrefix), bytes.Repeat([]byte("f"), size)...), false)
+	var times []time.Duration
+	for k := range repeats + 1 { // the first one warms up
+		pending.Store(int64(receivers))
+		start := time.Now()
+		if _, err := sender.Write(msg); err != nil {
 			return 0, err
-		default:
+		}
+		select {
+		case <-arrived:
+		case err := <-failed:
+			return 0, err
+		case <-time.After(10 * time.Second):
+			return 0, fmt.Errorf("broadcast %d: %d of %d receivers still waiting after 10s", k, pending.Load(), receivers)
+		}
+		if k > 0 {
+			times = append(times, time.Since(start))
 		}
 	}
 	slices.Sort(times)

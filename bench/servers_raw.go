@@ -4,8 +4,9 @@ import (
 	"net"
 )
 
-// serveRaw echoes bytes with no framing at all: the physical floor of a
-// unix socket on this machine.
+// serveRaw echoes bytes with no framing at all: the floor of a unix socket
+// on this machine. Like dorrit, it holds no large buffer while a connection
+// is idle: the 64 KiB one comes with the first byte.
 func serveRaw(ul *net.UnixListener) error {
 	for {
 		c, err := ul.Accept()
@@ -14,7 +15,7 @@ func serveRaw(ul *net.UnixListener) error {
 		}
 		go func() {
 			defer c.Close()
-			buf := make([]byte, 4<<10)
+			buf := make([]byte, 1)
 			for {
 				n, err := c.Read(buf)
 				if err != nil {
@@ -22,6 +23,9 @@ func serveRaw(ul *net.UnixListener) error {
 				}
 				if _, err := c.Write(buf[:n]); err != nil {
 					return
+				}
+				if len(buf) == 1 {
+					buf = make([]byte, 64<<10)
 				}
 			}
 		}()

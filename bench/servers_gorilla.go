@@ -20,6 +20,12 @@ func (c *gorillaConn) write(typ int, msg []byte) error {
 	return c.WriteMessage(typ, msg)
 }
 
+func (c *gorillaConn) writePrepared(pm *websocket.PreparedMessage) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.WritePreparedMessage(pm)
+}
+
 func serveGorilla(ul *net.UnixListener) error {
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	var all registry[*gorillaConn]
@@ -38,8 +44,11 @@ func serveGorilla(ul *net.UnixListener) error {
 				return
 			}
 			if isBroadcast(msg) {
-				payload := msg[len(broadcastPrefix):]
-				all.each(func(o *gorillaConn) { o.write(websocket.TextMessage, payload) })
+				pm, err := websocket.NewPreparedMessage(websocket.TextMessage, msg[len(broadcastPrefix):])
+				if err != nil {
+					return
+				}
+				all.each(func(o *gorillaConn) { o.writePrepared(pm) })
 				continue
 			}
 			if c.write(typ, msg) != nil {

@@ -21,8 +21,9 @@ func (h *gwsHandler) OnMessage(c *gws.Conn, m *gws.Message) {
 	defer m.Close()
 	msg := m.Bytes()
 	if isBroadcast(msg) {
-		payload := msg[len(broadcastPrefix):]
-		h.all.each(func(o *gws.Conn) { o.WriteMessage(gws.OpcodeText, payload) })
+		b := gws.NewBroadcaster(gws.OpcodeText, msg[len(broadcastPrefix):])
+		defer b.Close()
+		h.all.each(func(o *gws.Conn) { b.Broadcast(o) })
 		return
 	}
 	c.WriteMessage(m.Opcode, msg)
