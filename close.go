@@ -32,8 +32,12 @@ func (c *MessageConn) CloseNow() error {
 // closeGracefully is Close with a code of the caller's choice and a bound
 // set by ctx, which Listener.Shutdown shares among all its connections.
 func (c *MessageConn) closeGracefully(ctx context.Context, code StatusCode, reason string) error {
+	// Queue the close frame before waking a Read: the application's
+	// goroutine, woken with ErrClosed, often calls Close on its way out,
+	// and its 1000 must not overtake a Shutdown's 1001.
+	queued := c.queueClose(code, reason)
 	c.stopReading()
-	if !c.queueClose(code, reason) {
+	if !queued {
 		// A close is already on its way (ours or the answer to the
 		// client's): wait for it within the same bound.
 		select {

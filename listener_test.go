@@ -164,6 +164,34 @@ func TestAdoptListener(t *testing.T) {
 	}
 }
 
+// Shutdown's 1001 reaches every client even though each handler, woken
+// from Read by the shutdown, closes its connection with 1000 on the way out.
+func TestShutdownCodeWinsOverHandlerClose(t *testing.T) {
+	ln := serve(t, dorrit.Options{}, echo)
+	var cs []*wstest.Conn
+	for range 32 {
+		c := dialRaw(t, ln)
+		roundTrip(t, c, "hello")
+		cs = append(cs, c)
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- ln.Shutdown(ctx)
+	}()
+	for i, c := range cs {
+		var ce *wstest.CloseFrameError
+		if _, _, err := c.ReadMessage(); !errors.As(err, &ce) || ce.Code != 1001 {
+			t.Errorf("client %d: %v, want close 1001", i, err)
+		}
+		c.WriteClose(1001, "")
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
 // Shutdown delivers queued messages, closes with 1001 and waits.
 func TestShutdown(t *testing.T) {
 	queued := make(chan struct{})
