@@ -41,7 +41,7 @@ func (c *MessageConn) closeGracefully(ctx context.Context, code StatusCode, reas
 		// A close is already on its way (ours or the answer to the
 		// client's): wait for it within the same bound.
 		select {
-		case <-c.done:
+		case <-c.Done():
 			return nil
 		case <-ctx.Done():
 			c.CloseNow()
@@ -50,7 +50,7 @@ func (c *MessageConn) closeGracefully(ctx context.Context, code StatusCode, reas
 	}
 	select {
 	case <-c.closeSent:
-	case <-c.done:
+	case <-c.Done():
 		return nil
 	case <-ctx.Done():
 		c.CloseNow()

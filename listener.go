@@ -123,7 +123,7 @@ func (ln *Listener) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		wg.Go(func() {
 			c.closeGracefully(ctx, StatusGoingAway, "server shutting down")
-			<-c.done
+			<-c.Done()
 		})
 	}
 	wg.Wait()

@@ -53,8 +53,8 @@ type MessageConn struct {
 	corked     atomic.Bool // Read has more messages buffered: Writes wait to leave together
 	corkTimer  *time.Timer
 	wstate     writeState
-	closeSent  chan struct{}
-	peerClose  *CloseError // the client's close frame arrived: end once ours has left
+	closeSent  chan struct{} // made when the close frame is queued, closed when it left
+	peerClose  *CloseError   // the client's close frame arrived: end once ours has left
 	room       chan struct{}
 	werr       error
 	writeFn    func(fd uintptr) bool
@@ -63,8 +63,8 @@ type MessageConn struct {
 	directFn   func(fd uintptr) bool
 
 	endOnce sync.Once
-	end     *CloseError // why the connection ended, set before done closes
-	done    chan struct{}
+	end     atomic.Pointer[CloseError] // why the connection ended, set before done closes
+	done    chan struct{}              // made by the first Done, guarded by wmu
 }
 
 // ID is unique among the connections of a process.
@@ -81,7 +81,8 @@ func (c *MessageConn) Protocol() string { return c.protocol }
 
 // Header is the forwarded upgrade request's header, without the fields of
 // the handshake itself (Upgrade, Connection, Sec-WebSocket-Key and
-// -Version). Do not modify it.
+// -Version): nil when nothing else was forwarded, which Get and range
+// read as empty. Do not modify it.
 func (c *MessageConn) Header() http.Header { return c.header }
 
 // URL is the path and query of the forwarded upgrade request, e.g.
@@ -96,16 +97,24 @@ func (c *MessageConn) URL() *url.URL {
 }
 
 // Done is closed once the connection has ended, whichever side ended it.
-func (c *MessageConn) Done() <-chan struct{} { return c.done }
+func (c *MessageConn) Done() <-chan struct{} {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.end.Load() != nil {
+			close(c.done)
+		}
+	}
+	return c.done
+}
 
 // Err tells why the connection ended, or nil while it is open.
 func (c *MessageConn) Err() error {
-	select {
-	case <-c.done:
-		return c.end
-	default:
-		return nil
+	if why := c.end.Load(); why != nil {
+		return why
 	}
+	return nil
 }
 
 func newMessageConn(ln *Listener, nc *net.UnixConn, req *http.Request, protocol string, early []byte) (*MessageConn, error) {
@@ -123,13 +132,10 @@ func newMessageConn(ln *Listener, nc *net.UnixConn, req *http.Request, protocol 
 		requestURI: req.RequestURI,
 		protocol:   protocol,
 		maxPayload: ln.opts.MaxPayload(),
-		closeSent:  make(chan struct{}),
-		done:       make(chan struct{}),
 	}
+	// The other callbacks and channels are made on first use: an idle
+	// connection only ever waits to read.
 	c.readFn = c.readSome
-	c.writeFn = c.writeSome
-	c.directFn = c.writeDirectSome
-	c.interruptFn = c.interruptRead
 	if len(early) > 0 {
 		// The client sent frames right behind its upgrade request.
 		b := getBuf(max(len(early), readChunk))
@@ -152,10 +158,14 @@ func (c *MessageConn) finish(why *CloseError) {
 			c.room = nil
 		}
 		c.wmu.Unlock()
-		c.end = why
 		c.nc.Close()
 		c.ln.forget(c)
-		close(c.done)
+		c.wmu.Lock()
+		c.end.Store(why)
+		if c.done != nil {
+			close(c.done)
+		}
+		c.wmu.Unlock()
 	})
 }
 
@@ -170,7 +180,7 @@ func forwardedHeader(h http.Header) http.Header {
 		}
 	}
 	if n == 0 {
-		return http.Header{}
+		return nil // reads like an empty header, costs nothing
 	}
 	kept := make(http.Header, n)
 	for k, v := range h {

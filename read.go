@@ -227,6 +227,9 @@ func (c *MessageConn) fill(ctx context.Context) error {
 		c.dlMu.Lock()
 		c.readWaiting = true
 		c.dlMu.Unlock()
+		if c.interruptFn == nil {
+			c.interruptFn = c.interruptRead
+		}
 		stop := context.AfterFunc(ctx, c.interruptFn)
 		defer func() {
 			stop()
@@ -257,8 +260,8 @@ func (c *MessageConn) fill(ctx context.Context) error {
 		}
 		return c.closedErr()
 	case errors.Is(err, net.ErrClosed):
-		<-c.done // only finish closes the socket
-		rd.err = c.end
+		<-c.Done() // only finish closes the socket
+		rd.err = c.end.Load()
 		return nil
 	default:
 		rd.err = &CloseError{Code: StatusAbnormalClosure, Reason: "read failed: " + err.Error(), Remote: true}

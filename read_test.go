@@ -81,3 +81,36 @@ func TestCloseInterruptsRead(t *testing.T) {
 	expectClose(t, c, -1)
 	errIs(t, "Read during Close", <-readErr, dorrit.ErrClosed)
 }
+
+// Done, asked for while the connection is open, closes when the client's
+// close handshake ends it; Err is nil until then and tells why after.
+func TestDoneAndErrFollowTheClientsClose(t *testing.T) {
+	type outcome struct {
+		before, after error
+	}
+	got := make(chan outcome, 1)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		done := c.Done()
+		before := c.Err()
+		go c.Read(context.Background()) // reads the close frame and answers it
+		select {
+		case <-done:
+			got <- outcome{before, c.Err()}
+		case <-time.After(10 * time.Second):
+			got <- outcome{before, errors.New("Done not closed 10s after the client's close")}
+		}
+	})
+	c := dialRaw(t, ln)
+	if err := c.WriteClose(4000, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	o := <-got
+	if o.before != nil {
+		t.Fatalf("Err while open: %v", o.before)
+	}
+	var ce *dorrit.CloseError
+	if !errors.As(o.after, &ce) || ce.Code != 4000 || ce.Reason != "bye" || !ce.Remote {
+		t.Fatalf("Err after the close: %#v, want the client's 4000 \"bye\"", o.after)
+	}
+	errIs(t, "Err after the close", o.after, dorrit.ErrClosed)
+}

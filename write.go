@@ -158,6 +158,7 @@ func (c *MessageConn) queueClose(code StatusCode, reason string) bool {
 		return false
 	}
 	c.wstate = writeClosing
+	c.closeSent = make(chan struct{})
 	var p []byte
 	if code != StatusNoStatusRcvd {
 		p = closePayload(make([]byte, 0, maxControlPayload), code, reason)
@@ -184,6 +185,7 @@ func (c *MessageConn) flushOrHandOff() {
 	}
 	c.flushing = true
 	c.inlinePass = true
+	c.bindWriters()
 	c.wmu.Unlock()
 	err := c.raw.Write(c.writeFn)
 	c.wmu.Lock()
@@ -209,6 +211,14 @@ func (c *MessageConn) afterFlushLocked() {
 	}
 	if c.wstate == writeClosing && len(c.queue) == 0 && c.peerClose != nil {
 		go c.finish(c.peerClose)
+	}
+}
+
+// bindWriters makes the socket callbacks when a connection first writes,
+// so that one that only ever waits to read does not carry them. wmu is held.
+func (c *MessageConn) bindWriters() {
+	if c.writeFn == nil {
+		c.writeFn, c.directFn = c.writeSome, c.writeDirectSome
 	}
 }
 

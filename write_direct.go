@@ -26,6 +26,7 @@ func (c *MessageConn) canWriteDirect(msg []byte, frames int) bool {
 // lock, and a pong waits for wmu.
 func (c *MessageConn) writeDirect(msg []byte) {
 	c.direct, c.directSent = msg, 0
+	c.bindWriters()
 	if err := c.raw.Write(c.directFn); err != nil && c.werr == nil {
 		c.werr = err
 	}

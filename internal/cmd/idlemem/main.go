@@ -83,6 +83,9 @@ func main() {
 
 // runServer is the examples/echo server, reporting its memory on request.
 func runServer(path string) {
+	if os.Getenv("IDLEMEM_HEAPPROFILE") != "" {
+		runtime.MemProfileRate = 1 // every allocation, so that small ones are not sampled away
+	}
 	ln, err := dorrit.Listen(dorrit.Options{Path: path, MaxConns: 1 << 20})
 	if err != nil {
 		log.Fatal(err)
