@@ -30,10 +30,10 @@ func (c *MessageConn) setCork(corked bool) {
 // flushUnlessCorked is what a Write does after queueing. wmu is held.
 func (c *MessageConn) flushUnlessCorked() {
 	if c.corked.Load() && len(c.queue) < corkMaxFrames {
-		if c.corkTimer == nil {
-			c.corkTimer = time.AfterFunc(corkDelay, c.uncork)
+		if x := c.extra(); x.corkTimer == nil {
+			x.corkTimer = time.AfterFunc(corkDelay, c.uncork)
 		} else {
-			c.corkTimer.Reset(corkDelay)
+			x.corkTimer.Reset(corkDelay)
 		}
 		return
 	}

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
+	"unique"
 )
 
 // A MessageConn is one upgraded WebSocket connection that exchanges text
@@ -48,19 +48,15 @@ type MessageConn struct {
 	qoff       int // bytes of queue[0] already written
 	queued     int // data frames in queue, bounded by MaxQueuedFrames
 	pong       *[]byte
-	flushing   bool        // someone owns the socket's write side: an inline pass or flushLoop
-	inlinePass bool        // the owner is Write's own pass, which must not wait
-	corked     atomic.Bool // Read has more messages buffered: Writes wait to leave together
-	corkTimer  *time.Timer
+	flushing   bool // someone owns the socket's write side: an inline pass or flushLoop
+	inlinePass bool // the owner is Write's own pass, which must not wait
 	wstate     writeState
+	corked     atomic.Bool   // Read has more messages buffered: Writes wait to leave together
 	closeSent  chan struct{} // made when the close frame is queued, closed when it left
 	peerClose  *CloseError   // the client's close frame arrived: end once ours has left
-	room       chan struct{}
 	werr       error
 	writeFn    func(fd uintptr) bool
-	direct     []byte // the message writeDirect is sending
-	directSent int
-	directFn   func(fd uintptr) bool
+	wx         *writeExtra
 
 	endOnce sync.Once
 	end     atomic.Pointer[CloseError] // why the connection ended, set before done closes
@@ -128,7 +124,7 @@ func newMessageConn(ln *Listener, nc *net.UnixConn, req *http.Request, protocol 
 		raw:        raw,
 		ln:         ln,
 		header:     forwardedHeader(req.Header),
-		host:       req.Host,
+		host:       unique.Make(req.Host).Value(), // one copy per virtual host, not per connection
 		requestURI: req.RequestURI,
 		protocol:   protocol,
 		maxPayload: ln.opts.MaxPayload(),
@@ -153,10 +149,7 @@ func (c *MessageConn) finish(why *CloseError) {
 		c.wmu.Lock()
 		c.wstate = writeClosed
 		c.releaseQueue()
-		if c.room != nil {
-			close(c.room)
-			c.room = nil
-		}
+		c.wakeRoomWaiters()
 		c.wmu.Unlock()
 		c.nc.Close()
 		c.ln.forget(c)

@@ -21,12 +21,12 @@ type reader struct {
 	r   int
 
 	h          header // current frame, valid when haveHeader
+	done       int    // payload bytes of h already unmasked and checked
 	haveHeader bool
-	done       int // payload bytes of h already unmasked and checked
 
-	inMessage bool    // a fragmented text message is being reassembled
-	msg       *[]byte // its bytes so far
+	inMessage bool // a fragmented text message is being reassembled
 	utf8      utf8State
+	msg       *[]byte // its bytes so far
 
 	lent *[]byte // buffer whose bytes the caller holds until the next Read
 	n    int     // result of the last read system call

@@ -2,6 +2,7 @@ package dorrit
 
 import (
 	"context"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -90,10 +91,11 @@ func (c *MessageConn) WriteContext(ctx context.Context, msg []byte) error {
 			c.wmu.Unlock() // room appeared between Write and here
 			continue
 		}
-		if c.room == nil {
-			c.room = make(chan struct{})
+		x := c.extra()
+		if x.room == nil {
+			x.room = make(chan struct{})
 		}
-		room := c.room
+		room := x.room
 		c.wmu.Unlock()
 		select {
 		case <-room:
@@ -168,10 +170,7 @@ func (c *MessageConn) queueClose(code StatusCode, reason string) bool {
 	*b = append((*b)[:hl], p...)
 	c.queue = append(c.queue, outFrame{buf: b, kind: frameClose})
 	c.flushOrHandOff()
-	if c.room != nil {
-		close(c.room) // WriteContext waiters learn that the connection is closing
-		c.room = nil
-	}
+	c.wakeRoomWaiters() // they learn that the connection is closing
 	return true
 }
 
@@ -218,8 +217,34 @@ func (c *MessageConn) afterFlushLocked() {
 // so that one that only ever waits to read does not carry them. wmu is held.
 func (c *MessageConn) bindWriters() {
 	if c.writeFn == nil {
-		c.writeFn, c.directFn = c.writeSome, c.writeDirectSome
+		c.writeFn = c.writeSome
 	}
+}
+
+// writeExtra is the write side's state that only large writes and the cork
+// use, made on first need so that a connection that never needs it does
+// not carry it. Guarded by wmu.
+type writeExtra struct {
+	corkTimer  *time.Timer
+	direct     []byte // the message writeDirect is sending
+	directSent int
+	directFn   func(fd uintptr) bool
+	room       chan struct{} // closed when the queue has room again, or closes
+}
+
+// wakeRoomWaiters wakes the WriteContext calls waiting for room. wmu is held.
+func (c *MessageConn) wakeRoomWaiters() {
+	if c.wx != nil && c.wx.room != nil {
+		close(c.wx.room)
+		c.wx.room = nil
+	}
+}
+
+func (c *MessageConn) extra() *writeExtra {
+	if c.wx == nil {
+		c.wx = new(writeExtra)
+	}
+	return c.wx
 }
 
 // flushLoop waits for the socket to take the rest of the queue.
@@ -308,10 +333,7 @@ func (c *MessageConn) consume(n int) {
 	if m == 0 && cap(c.queue) > 16 {
 		c.queue = nil // a burst is over: give its queue back
 	}
-	if c.room != nil {
-		close(c.room)
-		c.room = nil
-	}
+	c.wakeRoomWaiters()
 }
 
 // releaseQueue frees every queued frame. wmu is held.

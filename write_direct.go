@@ -25,13 +25,17 @@ func (c *MessageConn) canWriteDirect(msg []byte, frames int) bool {
 // throughout: no flusher exists, so nobody else takes the socket's write
 // lock, and a pong waits for wmu.
 func (c *MessageConn) writeDirect(msg []byte) {
-	c.direct, c.directSent = msg, 0
 	c.bindWriters()
-	if err := c.raw.Write(c.directFn); err != nil && c.werr == nil {
+	x := c.extra()
+	if x.directFn == nil {
+		x.directFn = c.writeDirectSome
+	}
+	x.direct, x.directSent = msg, 0
+	if err := c.raw.Write(x.directFn); err != nil && c.werr == nil {
 		c.werr = err
 	}
-	sent := c.directSent
-	c.direct = nil
+	sent := x.directSent
+	x.direct = nil
 
 	// Queue what is left, the frame cut in the middle first.
 	op, off := byte(opText), 0
@@ -70,8 +74,9 @@ func (c *MessageConn) writeDirect(msg []byte) {
 func (c *MessageConn) writeDirectSome(fd uintptr) bool {
 	var hdrs [directFragments][maxServerHeader]byte
 	var iov [2 * directFragments]unix.Iovec
+	x := c.wx
 	n, op := 0, byte(opText)
-	for rest := c.direct; ; {
+	for rest := x.direct; ; {
 		size := min(len(rest), c.maxPayload)
 		fin := size == len(rest)
 		h := &hdrs[n/2]
@@ -90,7 +95,7 @@ func (c *MessageConn) writeDirectSome(fd uintptr) bool {
 		w, _, errno := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
 		switch errno {
 		case 0:
-			c.directSent = int(w)
+			x.directSent = int(w)
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
