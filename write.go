@@ -221,9 +221,9 @@ func (c *MessageConn) bindWriters() {
 	}
 }
 
-// writeExtra is the write side's state that only large writes and the cork
-// use, made on first need so that a connection that never needs it does
-// not carry it. Guarded by wmu.
+// writeExtra is the write side's state that only large writes, the cork
+// and WriteContext waiters use, made on first need so that a connection
+// that never needs it does not carry it. Guarded by wmu.
 type writeExtra struct {
 	corkTimer  *time.Timer
 	direct     []byte // the message writeDirect is sending
@@ -232,19 +232,19 @@ type writeExtra struct {
 	room       chan struct{} // closed when the queue has room again, or closes
 }
 
+func (c *MessageConn) extra() *writeExtra {
+	if c.wx == nil {
+		c.wx = new(writeExtra)
+	}
+	return c.wx
+}
+
 // wakeRoomWaiters wakes the WriteContext calls waiting for room. wmu is held.
 func (c *MessageConn) wakeRoomWaiters() {
 	if c.wx != nil && c.wx.room != nil {
 		close(c.wx.room)
 		c.wx.room = nil
 	}
-}
-
-func (c *MessageConn) extra() *writeExtra {
-	if c.wx == nil {
-		c.wx = new(writeExtra)
-	}
-	return c.wx
 }
 
 // flushLoop waits for the socket to take the rest of the queue.
