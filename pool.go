@@ -37,3 +37,25 @@ func putBuf(b *[]byte) {
 		}
 	}
 }
+
+// A connection's queue of frames comes from a pool as well and goes back as
+// soon as it is empty: a connection that is not sending holds none, and a
+// burst of pipelined answers does not grow a new slice each time.
+const queueCap = corkMaxFrames // a corked batch fits without growing
+
+var queuePool sync.Pool // of *[queueCap]outFrame
+
+func getQueue() []outFrame {
+	if q, ok := queuePool.Get().(*[queueCap]outFrame); ok {
+		return q[:0]
+	}
+	return make([]outFrame, 0, queueCap)
+}
+
+// putQueue hands back an empty, cleared queue. One that grew beyond
+// queueCap while a client was slow is left to the GC.
+func putQueue(q []outFrame) {
+	if cap(q) == queueCap {
+		queuePool.Put((*[queueCap]outFrame)(q[:queueCap]))
+	}
+}

@@ -114,13 +114,22 @@ func (c *MessageConn) enqueueMessage(msg []byte) {
 		b := getBuf(maxServerHeader + n)
 		hl := putHeader((*b)[:maxServerHeader], fin, op, n)
 		*b = append((*b)[:hl], msg[:n]...)
-		c.queue = append(c.queue, outFrame{buf: b, kind: frameData})
+		c.push(outFrame{buf: b, kind: frameData})
 		c.queued++
 		if fin {
 			return
 		}
 		msg, op = msg[n:], opContinuation
 	}
+}
+
+// push appends f to the queue, which starts from a pooled array whenever
+// it was empty. wmu is held.
+func (c *MessageConn) push(f outFrame) {
+	if c.queue == nil {
+		c.queue = getQueue()
+	}
+	c.queue = append(c.queue, f)
 }
 
 // queuePong answers a ping at the next frame boundary, ahead of queued data.
@@ -145,7 +154,7 @@ func (c *MessageConn) queuePong(payload []byte) {
 	if c.qoff > 0 {
 		at = 1 // never inside a frame already on its way
 	}
-	c.queue = append(c.queue, outFrame{})
+	c.push(outFrame{})
 	copy(c.queue[at+1:], c.queue[at:])
 	c.queue[at] = outFrame{buf: b, kind: frameControl}
 	c.flushOrHandOff()
@@ -168,7 +177,7 @@ func (c *MessageConn) queueClose(code StatusCode, reason string) bool {
 	b := getBuf(maxServerHeader + len(p))
 	hl := putHeader((*b)[:maxServerHeader], true, opClose, len(p))
 	*b = append((*b)[:hl], p...)
-	c.queue = append(c.queue, outFrame{buf: b, kind: frameClose})
+	c.push(outFrame{buf: b, kind: frameClose})
 	c.flushOrHandOff()
 	c.wakeRoomWaiters() // they learn that the connection is closing
 	return true
@@ -330,8 +339,9 @@ func (c *MessageConn) consume(n int) {
 	m := copy(c.queue, c.queue[done:])
 	clear(c.queue[m:])
 	c.queue = c.queue[:m]
-	if m == 0 && cap(c.queue) > 16 {
-		c.queue = nil // a burst is over: give its queue back
+	if m == 0 {
+		putQueue(c.queue)
+		c.queue = nil
 	}
 	c.wakeRoomWaiters()
 }
@@ -341,5 +351,7 @@ func (c *MessageConn) releaseQueue() {
 	for _, f := range c.queue {
 		putBuf(f.buf)
 	}
+	clear(c.queue)
+	putQueue(c.queue)
 	c.queue, c.qoff, c.queued, c.pong = nil, 0, 0, nil
 }

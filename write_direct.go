@@ -47,7 +47,7 @@ func (c *MessageConn) writeDirect(msg []byte) {
 		if sent < off+frameLen {
 			b := getBuf(frameLen)
 			*b = append(append((*b)[:0], hdr[:frameLen-n]...), rest[:n]...)
-			c.queue = append(c.queue, outFrame{buf: b, kind: frameData})
+			c.push(outFrame{buf: b, kind: frameData})
 			c.queued++
 			if sent > off {
 				c.qoff = sent - off
