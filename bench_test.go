@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/wstest"
 )
 
 // BenchmarkEcho measures echo round trips through a dorrit server on a
@@ -109,23 +110,9 @@ func skipFrame(r *bufio.Reader, hdr []byte) error {
 	return err
 }
 
+// maskedTextFrame is msg as a client sends it, built once per benchmark.
 func maskedTextFrame(msg string) []byte {
-	key := [4]byte{0x12, 0x34, 0x56, 0x78}
-	f := []byte{0x81}
-	switch n := len(msg); {
-	case n < 126:
-		f = append(f, 0x80|byte(n))
-	case n <= 0xffff:
-		f = append(f, 0x80|126)
-		f = binary.BigEndian.AppendUint16(f, uint16(n))
-	default:
-		f = append(f, 0x80|127)
-		f = binary.BigEndian.AppendUint64(f, uint64(n))
-	}
-	f = append(f, key[:]...)
-	for i := range len(msg) {
-		f = append(f, msg[i]^key[i&3])
-	}
+	f, _ := wstest.AppendFrame(nil, wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte(msg)})
 	return f
 }
 

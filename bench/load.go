@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/dorritgo/dorrit/internal/wstest"
 )
 
 // The load generator speaks just enough WebSocket to be the same client for
@@ -89,28 +91,14 @@ func closeAll(cs []*conn) {
 	}
 }
 
-// frame is what a client sends for payload: a text frame masked with a
-// fixed key, or for the raw echo the payload itself.
+// frame is what a client sends for payload: a masked text frame (the
+// repository's test client builds it), or for the raw echo the payload
+// itself.
 func frame(payload []byte, raw bool) []byte {
 	if raw {
 		return payload
 	}
-	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
-	f := []byte{0x81} // FIN, text
-	switch n := len(payload); {
-	case n < 126:
-		f = append(f, 0x80|byte(n))
-	case n <= 0xffff:
-		f = append(f, 0x80|126)
-		f = binary.BigEndian.AppendUint16(f, uint16(n))
-	default:
-		f = append(f, 0x80|127)
-		f = binary.BigEndian.AppendUint64(f, uint64(n))
-	}
-	f = append(f, key[:]...)
-	for i, b := range payload {
-		f = append(f, b^key[i&3])
-	}
+	f, _ := wstest.AppendFrame(nil, wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: payload})
 	return f
 }
 
