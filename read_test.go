@@ -3,6 +3,7 @@ package dorrit_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,12 +14,12 @@ import (
 // A cancelled context ends that Read only: the connection stays open and a
 // half-received message is completed by the next Read.
 func TestReadContextLeavesConnectionOpen(t *testing.T) {
-	steps := make(chan string)
+	steps := make(chan time.Duration) // how long each Read may wait
 	results := make(chan string)
 	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
 		defer c.Close()
-		for range steps {
-			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		for wait := range steps {
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
 			msg, err := c.Read(ctx)
 			cancel()
 			if err != nil {
@@ -32,9 +33,15 @@ func TestReadContextLeavesConnectionOpen(t *testing.T) {
 		}
 	})
 	c := dialRaw(t, ln)
+	// A Read that must time out gets 50 ms; one that must return a message
+	// gets 10 s, so that a slow machine cannot turn it into a timeout.
 	ask := func(want string) {
 		t.Helper()
-		steps <- "read"
+		wait := 10 * time.Second
+		if strings.HasPrefix(want, "error:") {
+			wait = 50 * time.Millisecond
+		}
+		steps <- wait
 		if got := <-results; got != want {
 			t.Fatalf("Read: %q, want %q", got, want)
 		}
