@@ -2,7 +2,9 @@ package dorrit_test
 
 import (
 	"context"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/dorritgo/dorrit"
 	"github.com/dorritgo/dorrit/internal/wstest"
@@ -50,5 +52,51 @@ func TestPipelinedEchoInOrder(t *testing.T) {
 		if err != nil || string(got) != string(numbered(i)[:6]) {
 			t.Fatalf("answer %d: %q %v", i, got, err)
 		}
+	}
+}
+
+// The cork holds answers back for at most corkDelay from the first corked
+// frame, however often the application goes on writing: a writer every
+// 300 µs must not keep the first answer waiting until it stops.
+func TestCorkDelayCountsFromTheFirstFrame(t *testing.T) {
+	const writes = 31 // below corkMaxFrames, which would flush on its own
+	arrived := make(chan struct{})
+	written := make(chan int, 1)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		defer c.Close()
+		if _, err := c.Read(context.Background()); err != nil { // "first"; "second" is buffered: corked
+			return
+		}
+		n := 0
+		for ; n < writes; n++ {
+			select {
+			case <-arrived:
+			default:
+				c.Write([]byte("tick"))
+				// time.Sleep rounds 300 µs up to a millisecond or more here.
+				for start := time.Now(); time.Since(start) < 300*time.Microsecond; {
+					runtime.Gosched()
+				}
+				continue
+			}
+			break
+		}
+		written <- n
+		c.Read(context.Background())
+	})
+	c := dialRaw(t, ln)
+	var both []byte
+	for _, m := range []string{"first", "second"} {
+		both, _ = wstest.AppendFrame(both, wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte(m)})
+	}
+	if err := c.WriteRaw(both); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := c.ReadMessage(); err != nil || string(got) != "tick" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	close(arrived)
+	if n := <-written; n == writes {
+		t.Fatalf("the first answer left only after all %d writes (%v apart) were done: the cork's delay restarts on every write", writes, 300*time.Microsecond)
 	}
 }

@@ -3,6 +3,7 @@ package dorrit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +121,51 @@ func TestDoneAndErrFollowTheClientsClose(t *testing.T) {
 		t.Fatalf("Err after the close: %#v, want the client's 4000 \"bye\"", o.after)
 	}
 	errIs(t, "Err after the close", o.after, dorrit.ErrClosed)
+}
+
+// A Read whose context is cancelled just as its message arrives must not
+// leave anything behind for the next Read: thousands of cancel-and-read
+// rounds on a busy connection never see ErrClosed while it is open.
+func TestCancelledReadsNeverCloseTheNext(t *testing.T) {
+	const rounds = 3000
+	result := make(chan error, 1)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		defer c.Close()
+		for i := 0; i < rounds; i++ {
+			// The client sends every 20 µs or so: the timeout often ends
+			// the Read as its message arrives.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%40)*time.Microsecond)
+			_, err := c.Read(ctx)
+			cancel()
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				result <- fmt.Errorf("round %d: Read on an open connection: %w", i, err)
+				return
+			}
+		}
+		result <- nil
+	})
+	c := dialRaw(t, ln)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if c.WriteText([]byte("tick")) != nil {
+				return
+			}
+			time.Sleep(20 * time.Microsecond)
+		}
+	}()
+	select {
+	case err := <-result:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the rounds did not finish in 60 s")
+	}
 }
