@@ -13,7 +13,8 @@
 //			for {
 //				msg, err := c.Read(ctx) // one complete text message
 //				if err != nil { return }
-//				if err := c.Write(msg); err != nil { return }
+//				err = c.Write(msg) // queued, never blocks
+//				if err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) { return }
 //			}
 //		}()
 //	}

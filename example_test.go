@@ -38,7 +38,9 @@ func Example() {
 					if err != nil {
 						return
 					}
-					if err := c.Write(msg); err != nil {
+					// Write cannot send the empty message a client may send.
+					err = c.Write(msg)
+					if err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
 						return
 					}
 				}

@@ -2,6 +2,7 @@ package dorrit_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -44,7 +45,7 @@ func echo(c *dorrit.MessageConn) {
 		if err != nil {
 			return
 		}
-		if err := c.Write(msg); err != nil {
+		if err := c.Write(msg); err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
 			c.CloseNow()
 			return
 		}

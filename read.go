@@ -244,6 +244,9 @@ func (c *MessageConn) fill(ctx context.Context) error {
 	}
 
 	err := c.raw.Read(c.readFn)
+	for err != nil && errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil && c.staleInterrupt() {
+		err = c.raw.Read(c.readFn)
+	}
 	if err == nil {
 		err = rd.rerr
 	}
@@ -313,6 +316,22 @@ func (c *MessageConn) interruptRead() {
 		c.interrupted = true
 		c.nc.SetReadDeadline(time.Unix(1, 0))
 	}
+}
+
+// staleInterrupt is called when the wait ended at a past deadline although
+// this Read's ctx is live. The interrupt then came from an earlier Read's
+// ctx, whose AfterFunc had already started when that Read returned with its
+// message; it reports true after clearing the deadline, so that the wait
+// goes on. A deadline set by stopReading or a closing Close is real: false.
+func (c *MessageConn) staleInterrupt() bool {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	if c.readClosed {
+		return false
+	}
+	c.interrupted = false
+	c.nc.SetReadDeadline(time.Time{})
+	return true
 }
 
 // stopReading makes the current and every later Read return ErrClosed.

@@ -123,9 +123,9 @@ func TestDoneAndErrFollowTheClientsClose(t *testing.T) {
 	errIs(t, "Err after the close", o.after, dorrit.ErrClosed)
 }
 
-// A Read whose context is cancelled just as its message arrives must not
-// leave anything behind for the next Read: thousands of cancel-and-read
-// rounds on a busy connection never see ErrClosed while it is open.
+// A Read whose context ends just as its message arrives must not
+// leave anything behind for the next Read: thousands of such rounds
+// on a busy connection never see ErrClosed while it is open.
 func TestCancelledReadsNeverCloseTheNext(t *testing.T) {
 	const rounds = 3000
 	result := make(chan error, 1)

@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/dorritgo/dorrit"
 	"github.com/dorritgo/dorrit/lifecycle"
@@ -40,7 +41,10 @@ func echo(ctx context.Context, c *dorrit.MessageConn) {
 		if err != nil {
 			return
 		}
-		if err := c.Write(msg); err != nil {
+		// An empty message is legal but cannot be sent back (the
+		// manual's -2); skip it rather than drop the client.
+		err = c.Write(msg)
+		if err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
 			return // queue full: a client that does not read is let go
 		}
 	}

@@ -68,7 +68,7 @@ func serve(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) erro
 				case "panic":
 					panic("panic requested by a client")
 				}
-				if c.Write(msg) != nil {
+				if err := c.Write(msg); err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
 					return
 				}
 			}
