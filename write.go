@@ -235,7 +235,7 @@ func (c *MessageConn) bindWriters() {
 // that never needs it does not carry it. Guarded by wmu.
 type writeExtra struct {
 	corkTimer  *time.Timer
-	corkArmed  bool // corkTimer runs: it fires corkDelay after the first held-back frame
+	corkArmed  bool   // corkTimer runs: it fires corkDelay after the first held-back frame
 	direct     []byte // the message writeDirect is sending
 	directSent int
 	directFn   func(fd uintptr) bool
