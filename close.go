@@ -2,80 +2,166 @@ package dorrit
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
-// closeTimeout bounds Close: flushing the queue, then the client's answer
-// to the close frame.
-const closeTimeout = 5 * time.Second
+// closeStall is how long a graceful close waits while the socket takes no
+// bytes at all: a client that reads nothing for that long will not read the
+// rest either. A close whose bytes still move has no time limit of its own;
+// only the caller's context bounds it (lifecycle's DrainTimeout, say).
+// It also bounds the wait for the client's answer to our close frame.
+// Tests shorten it, hence the atomic.
+var closeStallNanos atomic.Int64
 
-// Close ends the connection gracefully: reading stops (a Read in progress
-// returns ErrClosed), every queued frame is delivered, then the close frame
-// with 1000, and the client's answer is awaited. Close returns when the
-// connection is over; after 5 s for a client that does not read or answer,
-// it closes the socket anyway and returns context.DeadlineExceeded.
-// Calling Close again, or after the connection ended, returns nil.
+func init() { closeStallNanos.Store(int64(5 * time.Second)) }
+
+func closeStall() time.Duration { return time.Duration(closeStallNanos.Load()) }
+
+// Close ends the connection gracefully with 1000: reading stops (a Read in
+// progress returns an error matching ErrClosed), every queued frame is
+// delivered, then the close frame, and the client's answer is awaited for
+// at most 5 s.
+//
+// Close takes as long as the client keeps reading; it gives up only when
+// the socket has taken no bytes for 5 s. It then closes the socket and
+// returns a *DeliveryError that says how many queued frames were not
+// delivered (errors.Is(err, ErrStalled) holds); they are counted in
+// Stats.Undelivered. Close returns nil once every frame was delivered,
+// and nil again when called after the connection ended or a second time.
+// CloseContext is Close bounded by a context as well.
 func (c *MessageConn) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
-	defer cancel()
-	return c.closeGracefully(ctx, StatusNormalClosure, "")
+	return c.closeGracefully(context.Background(), &CloseError{Code: StatusNormalClosure})
 }
 
-// CloseNow closes the socket at once; queued frames are dropped and no
-// close frame is sent. It returns nil; calling it again does nothing.
+// CloseContext is Close that also gives up when ctx ends: the socket is
+// closed and a *DeliveryError wrapping ctx.Err() tells how many queued
+// frames were not delivered, if the close frame had not left yet.
+func (c *MessageConn) CloseContext(ctx context.Context) error {
+	return c.closeGracefully(ctx, &CloseError{Code: StatusNormalClosure})
+}
+
+// CloseNow closes the socket at once; queued frames are dropped (counted in
+// Stats.Undelivered) and no close frame is sent. It returns nil; calling it
+// again does nothing.
 func (c *MessageConn) CloseNow() error {
 	c.stopReading()
 	c.finish(&CloseError{Code: StatusAbnormalClosure, Reason: "closed by the server without a close frame"})
 	return nil
 }
 
-// closeGracefully is Close with a code of the caller's choice and a bound
-// set by ctx, which Listener.Shutdown shares among all its connections.
-func (c *MessageConn) closeGracefully(ctx context.Context, code StatusCode, reason string) error {
+// closeGracefully is Close with a code of the caller's choice; Listener.Shutdown
+// shares its ctx among all its connections.
+func (c *MessageConn) closeGracefully(ctx context.Context, why *CloseError) error {
+	if c.end.Load() != nil {
+		return nil
+	}
 	// Queue the close frame before waking a Read: the application's
 	// goroutine, woken with ErrClosed, often calls Close on its way out,
 	// and its 1000 must not overtake a Shutdown's 1001.
-	queued := c.queueClose(code, reason)
+	queued := c.queueClose(why)
 	c.stopReading()
-	if !queued {
-		// A close is already on its way (ours or the answer to the
-		// client's): wait for it within the same bound.
-		select {
-		case <-c.Done():
-			return nil
-		case <-ctx.Done():
-			c.CloseNow()
-			return ctx.Err()
-		}
+	if err := c.awaitDelivery(ctx); err != nil {
+		return err
 	}
-	select {
-	case <-c.closeSent:
-	case <-c.Done():
-		return nil
-	case <-ctx.Done():
-		c.CloseNow()
-		return ctx.Err()
+	if !queued {
+		// A close was already on its way (ours or the answer to the
+		// client's): whoever queued it ends the connection.
+		return c.awaitEnd(ctx)
 	}
 	// The client answers our close frame with its own; whatever it still
 	// sends before that is discarded, as the manual says.
 	c.readMu.Lock()
 	c.rd.detach()
 	c.dlMu.Lock()
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(closeTimeout)
+	deadline := time.Now().Add(closeStall())
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
 	}
 	c.nc.SetReadDeadline(deadline)
 	c.dlMu.Unlock()
 	for c.rd.err == nil {
 		if _, err := c.readMessage(ctx); err != nil && c.rd.err == nil {
-			break // the deadline passed
+			break // the deadline passed or ctx ended
 		}
 	}
 	c.releaseRead()
 	c.readMu.Unlock()
-	c.finish(&CloseError{Code: code, Reason: reason})
+	c.finish(why)
 	return nil
+}
+
+// awaitDelivery waits until the queued close frame has left, the
+// connection ended, ctx ended, or the socket took no bytes for closeStall.
+// In the last two cases it closes the socket and reports what was lost.
+func (c *MessageConn) awaitDelivery(ctx context.Context) error {
+	c.wmu.Lock()
+	sent := c.closeSent
+	c.wmu.Unlock()
+	if sent == nil { // ended before any close frame was queued
+		<-c.Done()
+		return nil
+	}
+	stall := closeStall()
+	check := time.NewTicker(stall / 10)
+	defer check.Stop()
+	left, lastMove := c.unsentBytes(), time.Now()
+	for {
+		select {
+		case <-sent:
+			return nil
+		case <-c.Done():
+			select {
+			case <-sent:
+				return nil
+			default:
+				return c.Err() // ended otherwise: CloseNow, the client gone
+			}
+		case <-ctx.Done():
+			return c.giveUp(ctx.Err())
+		case now := <-check.C:
+			if n := c.unsentBytes(); n != left {
+				left, lastMove = n, now
+			} else if now.Sub(lastMove) >= stall {
+				return c.giveUp(ErrStalled)
+			}
+		}
+	}
+}
+
+// awaitEnd waits for a close that someone else started, within ctx.
+func (c *MessageConn) awaitEnd(ctx context.Context) error {
+	select {
+	case <-c.Done():
+		return nil
+	case <-ctx.Done():
+		return c.giveUp(ctx.Err())
+	}
+}
+
+// unsentBytes is what the queue still holds; while a close waits it only
+// shrinks, so any change is progress.
+func (c *MessageConn) unsentBytes() int {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	n := -c.qoff
+	for _, f := range c.queue {
+		n += len(*f.buf)
+	}
+	return n
+}
+
+// giveUp ends a graceful close that cannot finish: the socket closes now.
+func (c *MessageConn) giveUp(cause error) error {
+	c.stopReading()
+	lost, ours := c.finish(&CloseError{Code: StatusAbnormalClosure, Reason: "graceful close gave up: " + cause.Error()})
+	if !ours {
+		return c.Err() // someone else ended it meanwhile
+	}
+	if lost == 0 {
+		return nil // only the client's answer was missing
+	}
+	return &DeliveryError{Undelivered: lost, Err: cause}
 }
 
 // closeReceived answers the client's close frame (RFC 6455 §5.5.1): the
@@ -92,17 +178,18 @@ func (c *MessageConn) closeReceived(payload []byte) {
 	}
 	ce := &CloseError{Code: code, Reason: reason, Remote: true}
 	c.rd.err = ce
+	if c.queueClose(ce) {
+		return // our echo of the code ends the connection when it leaves
+	}
+	// Our close frame went first: this is the answer, the handshake is done.
 	c.wmu.Lock()
-	c.peerClose = ce
+	c.peerClosed = true
+	sent, why := c.closeSent, c.closeWhy
 	c.wmu.Unlock()
-	if !c.queueClose(code, "") {
-		// Our close frame went first: this is the answer, the handshake is done.
-		select {
-		case <-c.closeSent:
-			go c.finish(ce)
-		default: // ours is still queued; it ends the connection when it leaves
-		}
-		return
+	select {
+	case <-sent:
+		go c.finish(why)
+	default: // ours is still queued; it ends the connection when it leaves
 	}
 }
 
@@ -119,6 +206,7 @@ func (c *MessageConn) fail(code StatusCode, drop dropReason, reason string) {
 		if c.qoff > 0 {
 			keep = 1 // the frame on its way must end whole
 		}
+		dropped := c.queued
 		for _, f := range c.queue[keep:] {
 			putBuf(f.buf)
 		}
@@ -128,16 +216,23 @@ func (c *MessageConn) fail(code StatusCode, drop dropReason, reason string) {
 		if keep == 1 && c.queue[0].kind == frameData {
 			c.queued = 1
 		}
+		c.ln.counters.undelivered.Add(uint64(dropped - c.queued))
 	}
 	c.wmu.Unlock()
-	c.queueClose(code, reason)
+	c.queueClose(ce)
 	go c.finish(ce)
 }
 
-// closedErr is what Read returns once reading is over.
+// closedErr is what Read and Write return once the connection is closing or
+// over: why it ended, or why it is closing, as a *CloseError.
 func (c *MessageConn) closedErr() error {
 	if err := c.Err(); err != nil {
 		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeWhy != nil {
+		return c.closeWhy
 	}
 	return ErrClosed
 }

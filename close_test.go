@@ -100,3 +100,67 @@ func TestWriteFailureIsNotRemote(t *testing.T) {
 		t.Fatalf("Err after a failed write: %#v, want 1006 with Remote false", err)
 	}
 }
+
+// A graceful close gives up on a client that takes no bytes at all: Close
+// says how many frames were lost, and Stats counts them.
+func TestCloseGivesUpOnAStalledClient(t *testing.T) {
+	defer dorrit.SetCloseStall(300 * time.Millisecond)()
+	closed := make(chan error, 1)
+	queued := make(chan int, 1)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		c.Read(context.Background())
+		n := 0
+		for c.Write(numbered(n)) == nil {
+			n++
+		}
+		queued <- n
+		closed <- c.Close()
+	})
+	c := dialRaw(t, ln)
+	c.WriteText([]byte("go")) // and never read
+	<-queued
+	err := <-closed
+	var de *dorrit.DeliveryError
+	if !errors.As(err, &de) || de.Undelivered == 0 || !errors.Is(err, dorrit.ErrStalled) {
+		t.Fatalf("Close on a client that reads nothing: %v, want a DeliveryError from ErrStalled", err)
+	}
+	if s := ln.Stats(); s.Undelivered != uint64(de.Undelivered) {
+		t.Fatalf("Stats.Undelivered %d, Close reported %d", s.Undelivered, de.Undelivered)
+	}
+}
+
+// CloseContext gives up when its context ends, and Shutdown adds up what
+// every connection lost; both still match ctx.Err() with errors.Is.
+func TestCloseContextAndShutdownReportLosses(t *testing.T) {
+	results := make(chan error, 2)
+	queued := make(chan struct{}, 2)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		msg, _ := c.Read(context.Background())
+		for c.Write(numbered(0)) == nil {
+		}
+		queued <- struct{}{}
+		if string(msg) == "close" {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			results <- c.CloseContext(ctx)
+			return
+		}
+		c.Read(context.Background()) // until Shutdown
+	})
+	for _, m := range []string{"close", "stay"} {
+		c := dialRaw(t, ln)
+		c.WriteText([]byte(m)) // and never read
+		<-queued
+	}
+	err := <-results
+	var de *dorrit.DeliveryError
+	if !errors.As(err, &de) || de.Undelivered == 0 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("CloseContext: %v, want a DeliveryError from the deadline", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err = ln.Shutdown(ctx)
+	if !errors.As(err, &de) || de.Undelivered == 0 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v, want a DeliveryError from the deadline", err)
+	}
+}

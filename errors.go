@@ -22,6 +22,10 @@ var (
 	// the manual's API never sends.
 	ErrEmptyMessage = errors.New("dorrit: empty message not sent")
 
+	// ErrStalled is the cause in a *DeliveryError when the client took no
+	// bytes at all for 5 s while a graceful close waited for it to read.
+	ErrStalled = errors.New("dorrit: the client took no bytes for 5 s")
+
 	// ErrMessageTooLarge is returned by Write for a message that needs more
 	// fragments than the queue can ever hold (MaxQueuedFrames × (BufferSize-5) bytes).
 	ErrMessageTooLarge = errors.New("dorrit: message larger than the outgoing queue can hold")
@@ -44,13 +48,17 @@ const (
 	StatusInternalError   StatusCode = 1011
 )
 
-// CloseError tells why a connection ended. Read returns it once the
-// connection is over; errors.Is(err, ErrClosed) holds for it.
+// CloseError tells why a connection is closing or ended. Read and Write
+// return it once a close has begun, and Err once the connection is over;
+// errors.Is(err, ErrClosed) holds for it.
 type CloseError struct {
 	Code   StatusCode
 	Reason string
-	// Remote is true when the client sent the close frame (or hung up), false
-	// when dorrit failed the connection because of what the client sent.
+	// Remote is true when the client started the close: it sent a close
+	// frame, ended its stream or reset the connection while dorrit read.
+	// It is false when the server did: Close, CloseNow, Shutdown, a
+	// keepalive timeout, a write the socket refused, or a failure because
+	// of what the client sent.
 	Remote bool
 }
 
@@ -67,6 +75,21 @@ func (e *CloseError) Error() string {
 
 // Is makes errors.Is(err, ErrClosed) true for every CloseError.
 func (e *CloseError) Is(target error) bool { return target == ErrClosed }
+
+// A DeliveryError is returned by a graceful close (Close, CloseContext,
+// Listener.Shutdown) that gave up before every queued frame reached the
+// client. The socket is closed; the frames are counted in Stats.Undelivered.
+type DeliveryError struct {
+	Undelivered int   // data frames (messages, or fragments of large ones) dropped
+	Err         error // why it gave up: ctx.Err() or ErrStalled
+}
+
+func (e *DeliveryError) Error() string {
+	return fmt.Sprintf("dorrit: graceful close gave up with %d queued frames undelivered: %v", e.Undelivered, e.Err)
+}
+
+// Unwrap makes errors.Is(err, context.DeadlineExceeded) or ErrStalled work.
+func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // CloseStatus returns the close code carried by err, or -1 when err is not a *CloseError.
 func CloseStatus(err error) StatusCode {

@@ -106,9 +106,17 @@ func (ln *Listener) Close() error {
 }
 
 // Shutdown stops accepting, then closes every connection gracefully with
-// 1001 (going away) after its queue was delivered, and waits for them. When
-// ctx ends first, the remaining connections are closed at once and
-// Shutdown returns ctx.Err().
+// 1001 (going away) after its queue was delivered, and waits for them.
+// Each connection is closed as Close closes it: it takes as long as its
+// client keeps reading, and is given up when its socket takes no bytes for
+// 5 s. When ctx ends first, the remaining connections are closed at once.
+//
+// Shutdown returns nil when every queued frame was delivered. Otherwise it
+// returns a *DeliveryError with the frames lost across all connections,
+// which wraps ctx.Err() when ctx ended (errors.Is(err,
+// context.DeadlineExceeded) holds) or else ErrStalled; or ctx.Err() alone
+// when ctx ended while only clients' answers to the close frame were
+// awaited.
 func (ln *Listener) Shutdown(ctx context.Context) error {
 	err := ln.Close()
 	ln.mu.Lock()
@@ -120,14 +128,26 @@ func (ln *Listener) Shutdown(ctx context.Context) error {
 	ln.mu.Unlock()
 
 	var wg sync.WaitGroup
+	var lost atomic.Int64
 	for _, c := range conns {
 		wg.Go(func() {
-			c.closeGracefully(ctx, StatusGoingAway, "server shutting down")
+			var de *DeliveryError
+			why := &CloseError{Code: StatusGoingAway, Reason: "server shutting down"}
+			if errors.As(c.closeGracefully(ctx, why), &de) {
+				lost.Add(int64(de.Undelivered))
+			}
 			<-c.Done()
 		})
 	}
 	wg.Wait()
-	if ctx.Err() != nil {
+	switch {
+	case lost.Load() > 0:
+		cause := ctx.Err()
+		if cause == nil {
+			cause = ErrStalled
+		}
+		return &DeliveryError{Undelivered: int(lost.Load()), Err: cause}
+	case ctx.Err() != nil:
 		return ctx.Err()
 	}
 	return err
@@ -191,9 +211,7 @@ func (ln *Listener) serveHandshake(nc *net.UnixConn) {
 		}
 	}
 	// Upgraded while the listener closed: nobody will Accept it.
-	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
-	defer cancel()
-	c.closeGracefully(ctx, StatusGoingAway, "server stopped accepting")
+	c.closeGracefully(context.Background(), &CloseError{Code: StatusGoingAway, Reason: "server stopped accepting"})
 }
 
 // reserve takes a connection slot, or reports false at MaxConns or when shutting down.

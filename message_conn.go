@@ -51,9 +51,10 @@ type MessageConn struct {
 	flushing   bool // someone owns the socket's write side: an inline pass or flushLoop
 	inlinePass bool // the owner is Write's own pass, which must not wait
 	wstate     writeState
+	peerClosed bool          // the client's close frame arrived: end once ours has left
 	corked     atomic.Bool   // Read has more messages buffered: Writes wait to leave together
 	closeSent  chan struct{} // made when the close frame is queued, closed when it left
-	peerClose  *CloseError   // the client's close frame arrived: end once ours has left
+	closeWhy   *CloseError   // why the close frame was queued: the client's close or ours
 	werr       error
 	writeFn    func(fd uintptr) bool
 	wx         *writeExtra
@@ -141,13 +142,18 @@ func newMessageConn(ln *Listener, nc *net.UnixConn, req *http.Request, protocol 
 	return c, nil
 }
 
-// end finishes the connection once: the socket closes, queued frames are
-// freed, the listener forgets it and Done closes. It must not be called from
-// inside a RawConn callback, because closing waits for those to return.
-func (c *MessageConn) finish(why *CloseError) {
+// finish ends the connection once: the socket closes, queued frames are
+// freed, the listener forgets it and Done closes. It reports how many
+// queued data frames were dropped, and whether this call did the ending.
+// It must not be called from inside a RawConn callback, because closing
+// waits for those to return.
+func (c *MessageConn) finish(why *CloseError) (dropped int, ours bool) {
 	c.endOnce.Do(func() {
+		ours = true
 		c.wmu.Lock()
 		c.wstate = writeClosed
+		dropped = c.queued
+		c.ln.counters.undelivered.Add(uint64(dropped))
 		c.releaseQueue()
 		c.wakeRoomWaiters()
 		c.wmu.Unlock()
@@ -160,6 +166,7 @@ func (c *MessageConn) finish(why *CloseError) {
 		}
 		c.wmu.Unlock()
 	})
+	return dropped, ours
 }
 
 // forwardedHeader keeps what the application may want of the request's

@@ -13,6 +13,11 @@ type Stats struct {
 	// QueueFull counts Writes refused with ErrQueueFull (the connection stays).
 	QueueFull uint64
 
+	// Undelivered counts queued data frames that never reached the client
+	// because the connection ended first: CloseNow, a graceful close that
+	// gave up (DeliveryError), a failed connection, a client gone.
+	Undelivered uint64
+
 	MessagesIn, MessagesOut uint64 // complete text messages
 	BytesIn, BytesOut       uint64 // their payload bytes
 }
@@ -27,16 +32,19 @@ type RefusedStats struct {
 }
 
 // DroppedStats count connections dorrit failed because of what the client
-// sent, by reason.
+// sent, or did not send, by reason.
 type DroppedStats struct {
-	Binary   uint64 // binary message: 1003
-	TooBig   uint64 // frame or message over BufferSize-5: 1009
-	Protocol uint64 // RFC 6455 violation: 1002
-	BadUTF8  uint64 // invalid UTF-8 in a text message or close reason: 1007
+	Binary      uint64 // binary message: 1003
+	TooBig      uint64 // frame or message over BufferSize-5: 1009
+	Protocol    uint64 // RFC 6455 violation: 1002
+	BadUTF8     uint64 // invalid UTF-8 in a text message or close reason: 1007
+	PongTimeout uint64 // silent client that did not answer a keepalive ping: 1001
 }
 
 // Total is the number of connections dropped for any reason.
-func (d DroppedStats) Total() uint64 { return d.Binary + d.TooBig + d.Protocol + d.BadUTF8 }
+func (d DroppedStats) Total() uint64 {
+	return d.Binary + d.TooBig + d.Protocol + d.BadUTF8 + d.PongTimeout
+}
 
 // Total is the number of handshakes refused for any reason.
 func (r RefusedStats) Total() uint64 {
@@ -52,6 +60,7 @@ const (
 	dropTooBig
 	dropProtocol
 	dropBadUTF8
+	dropPongTimeout
 )
 
 // connCounters are one connection's traffic figures. Each connection counts
@@ -68,6 +77,7 @@ type listenerCounters struct {
 	live, accepted                                        atomic.Int64
 	refFull, refBad, refOrigin, refUnauth, refTimeout     atomic.Uint64
 	dropBinary, dropTooBig, dropProtocol, dropBadUTF8     atomic.Uint64
+	dropPongTimeout, undelivered                          atomic.Uint64
 	queueFull, messagesIn, messagesOut, bytesIn, bytesOut atomic.Uint64
 }
 
@@ -81,6 +91,8 @@ func (lc *listenerCounters) drop(r dropReason) {
 		lc.dropProtocol.Add(1)
 	case dropBadUTF8:
 		lc.dropBadUTF8.Add(1)
+	case dropPongTimeout:
+		lc.dropPongTimeout.Add(1)
 	}
 }
 
@@ -104,8 +116,10 @@ func (lc *listenerCounters) snapshot() Stats {
 		Dropped: DroppedStats{
 			Binary: lc.dropBinary.Load(), TooBig: lc.dropTooBig.Load(),
 			Protocol: lc.dropProtocol.Load(), BadUTF8: lc.dropBadUTF8.Load(),
+			PongTimeout: lc.dropPongTimeout.Load(),
 		},
 		QueueFull:   lc.queueFull.Load(),
+		Undelivered: lc.undelivered.Load(),
 		MessagesIn:  lc.messagesIn.Load(),
 		MessagesOut: lc.messagesOut.Load(),
 		BytesIn:     lc.bytesIn.Load(),

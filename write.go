@@ -54,7 +54,7 @@ func (c *MessageConn) Write(msg []byte) error {
 	c.wmu.Lock()
 	if c.wstate != writeOpen {
 		c.wmu.Unlock()
-		return ErrClosed
+		return c.closedErr()
 	}
 	if c.queued+frames > MaxQueuedFrames {
 		c.wmu.Unlock()
@@ -85,7 +85,7 @@ func (c *MessageConn) WriteContext(ctx context.Context, msg []byte) error {
 		c.wmu.Lock()
 		if c.wstate != writeOpen {
 			c.wmu.Unlock()
-			return ErrClosed
+			return c.closedErr()
 		}
 		if c.queued+(len(msg)+c.maxPayload-1)/c.maxPayload <= MaxQueuedFrames {
 			c.wmu.Unlock() // room appeared between Write and here
@@ -160,9 +160,11 @@ func (c *MessageConn) queuePong(payload []byte) {
 	c.flushOrHandOff()
 }
 
-// queueClose queues a close frame behind everything already queued and
-// refuses further Writes. It reports false when a close frame was queued before.
-func (c *MessageConn) queueClose(code StatusCode, reason string) bool {
+// queueClose queues a close frame with why's code behind everything
+// already queued and refuses further Writes, which return why. It reports
+// false when a close frame was queued before. A close frame that answers
+// the client's (why.Remote) carries its code without a reason.
+func (c *MessageConn) queueClose(why *CloseError) bool {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.wstate != writeOpen {
@@ -170,9 +172,15 @@ func (c *MessageConn) queueClose(code StatusCode, reason string) bool {
 	}
 	c.wstate = writeClosing
 	c.closeSent = make(chan struct{})
+	c.closeWhy = why
+	c.peerClosed = why.Remote
 	var p []byte
-	if code != StatusNoStatusRcvd {
-		p = closePayload(make([]byte, 0, maxControlPayload), code, reason)
+	if why.Code != StatusNoStatusRcvd {
+		reason := why.Reason
+		if why.Remote {
+			reason = ""
+		}
+		p = closePayload(make([]byte, 0, maxControlPayload), why.Code, reason)
 	}
 	b := getBuf(maxServerHeader + len(p))
 	hl := putHeader((*b)[:maxServerHeader], true, opClose, len(p))
@@ -214,11 +222,11 @@ func (c *MessageConn) flushOrHandOff() {
 // because the caller may be deep inside Read or Write.
 func (c *MessageConn) afterFlushLocked() {
 	if c.werr != nil && c.wstate != writeClosed {
-		go c.finish(&CloseError{Code: StatusAbnormalClosure, Reason: "write failed: " + c.werr.Error(), Remote: true})
+		go c.finish(&CloseError{Code: StatusAbnormalClosure, Reason: "write failed: " + c.werr.Error()})
 		return
 	}
-	if c.wstate == writeClosing && len(c.queue) == 0 && c.peerClose != nil {
-		go c.finish(c.peerClose)
+	if c.wstate == writeClosing && len(c.queue) == 0 && c.peerClosed {
+		go c.finish(c.closeWhy)
 	}
 }
 
