@@ -165,11 +165,18 @@ func checkOrigin(r *http.Request, patterns []string) error {
 	return fmt.Errorf("origin %q is not the requested host %q and matches no OriginPatterns (does the front server forward Host? nginx: proxy_set_header Host $http_host;)", u.Host, r.Host)
 }
 
-// selectProtocol picks the first of ours, in our order, that the client offers.
+// selectProtocol picks the first of ours, in our order, that the client
+// offers. Tokens are compared exactly, unlike Connection and Upgrade: a
+// browser fails the connection unless the answer is byte for byte one of
+// its offers (RFC 6455 §4.1), so "chat" must not answer an offer of "Chat".
 func selectProtocol(h http.Header, ours []string) string {
 	for _, p := range ours {
-		if headerHasToken(h, "Sec-WebSocket-Protocol", p) {
-			return p
+		for _, v := range h.Values("Sec-WebSocket-Protocol") {
+			for t := range strings.SplitSeq(v, ",") {
+				if strings.TrimSpace(t) == p {
+					return p
+				}
+			}
 		}
 	}
 	return ""

@@ -161,3 +161,34 @@ func TestFramesRightAfterUpgrade(t *testing.T) {
 		t.Fatalf("got %q", buf)
 	}
 }
+
+// A client offering "Chat" to a server speaking "chat" gets no sub-protocol:
+// browsers fail the connection unless the answer is exactly one of their
+// offers, so a case-insensitive match would break it.
+func TestSubprotocolExactMatch(t *testing.T) {
+	protocols := make(chan string, 4)
+	ln := serve(t, dorrit.Options{Subprotocols: []string{"chat"}}, func(c *dorrit.MessageConn) {
+		protocols <- c.Protocol()
+		echo(c)
+	})
+	for _, tc := range []struct{ offer, want string }{
+		{"Chat", ""},
+		{"CHAT, Chat", ""},
+		{"Chat, chat", "chat"},
+		{"chat", "chat"},
+	} {
+		c, _, err := wstest.Dial(sockPath(ln), &wstest.DialOptions{
+			Header: http.Header{"Sec-WebSocket-Protocol": {tc.offer}}})
+		if err != nil {
+			t.Fatalf("offer %q: %v", tc.offer, err)
+		}
+		got := c.Response().Header.Values("Sec-WebSocket-Protocol")
+		c.Close()
+		if tc.want == "" && len(got) != 0 || tc.want != "" && (len(got) != 1 || got[0] != tc.want) {
+			t.Errorf("offer %q: answered Sec-WebSocket-Protocol %q, want %q", tc.offer, got, tc.want)
+		}
+		if p := <-protocols; p != tc.want {
+			t.Errorf("offer %q: Protocol() = %q, want %q", tc.offer, p, tc.want)
+		}
+	}
+}

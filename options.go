@@ -50,6 +50,9 @@ type Options struct {
 
 	// Subprotocols the server speaks, in order of preference. The first one
 	// the client also offers is chosen; none is chosen when there is no match.
+	// Names are compared exactly, case included (RFC 6455): a client offering
+	// "Chat" is not answered "chat", because browsers fail a connection whose
+	// answer is not one of their offers.
 	Subprotocols []string
 
 	// OriginPatterns are host patterns (path.Match syntax, e.g.
