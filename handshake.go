@@ -143,7 +143,10 @@ func (ln *Listener) checkClient(r *http.Request) *refusal {
 }
 
 // checkOrigin refuses a browser's cross-site request: the Origin host must be
-// the requested Host or match one of patterns.
+// the requested Host (port included) or match one of patterns. A pattern
+// without a ':' is matched against the host name alone, because a site
+// named in OriginPatterns is as trusted on https://example.com:8443 as on
+// its default port; a pattern with a ':' pins the port.
 func checkOrigin(r *http.Request, patterns []string) error {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -156,9 +159,14 @@ func checkOrigin(r *http.Request, patterns []string) error {
 	if strings.EqualFold(u.Host, r.Host) {
 		return nil
 	}
-	host := strings.ToLower(u.Host)
+	host, name := strings.ToLower(u.Host), strings.ToLower(u.Hostname())
 	for _, p := range patterns {
-		if ok, _ := path.Match(strings.ToLower(p), host); ok {
+		p = strings.ToLower(p)
+		target := name
+		if strings.Contains(p, ":") {
+			target = host
+		}
+		if ok, _ := path.Match(p, target); ok {
 			return nil
 		}
 	}

@@ -192,3 +192,30 @@ func TestSubprotocolExactMatch(t *testing.T) {
 		}
 	}
 }
+
+// An OriginPatterns entry without a port accepts its host on any port, as a
+// site on https://example.com:8443 expects; the check happens on the socket.
+func TestOriginPatternAnyPort(t *testing.T) {
+	ln := serve(t, dorrit.Options{OriginPatterns: []string{"example.com", "pinned.example:8443"}}, echo)
+	for _, tc := range []struct {
+		origin string
+		want   int
+	}{
+		{"https://example.com", 101},
+		{"https://example.com:8443", 101},
+		{"https://pinned.example:8443", 101},
+		{"https://pinned.example:9443", 403},
+		{"https://evil.example:8443", 403},
+	} {
+		c, status, err := dialWith(ln, http.Header{"Origin": {tc.origin}}, "chat.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c != nil {
+			c.Close()
+		}
+		if status != tc.want {
+			t.Errorf("Origin %q: %d, want %d", tc.origin, status, tc.want)
+		}
+	}
+}

@@ -60,7 +60,12 @@ type Options struct {
 	// Host. Requests without an Origin header (non-browser clients) are
 	// always accepted. A browser's cross-site request is refused with 403
 	// unless its origin host matches, which stops cross-site WebSocket
-	// hijacking with cookies.
+	// hijacking with cookies. Matching ignores case. A pattern without a ':'
+	// matches the origin's host name on any port ("example.com" accepts
+	// https://example.com:8443); a pattern with a ':' matches host:port
+	// ("example.com:8443", or "example.com:*" for any port given
+	// explicitly; neither matches an origin without a port). An Origin
+	// equal to the request's Host, port included, is always accepted.
 	OriginPatterns []string
 
 	// Authorize, when set, runs on the forwarded upgrade request before the
