@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -217,5 +218,60 @@ func TestOriginPatternAnyPort(t *testing.T) {
 		if status != tc.want {
 			t.Errorf("Origin %q: %d, want %d", tc.origin, status, tc.want)
 		}
+	}
+}
+
+// A hanging Authorize holds the handshake only until HandshakeTimeout: its
+// request's context ends at the handshake deadline, and the client is then
+// answered 503 with Retry-After whether Authorize returns or not.
+func TestAuthorizeBoundedByHandshakeTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, tc := range []struct {
+		name      string
+		authorize func(r *http.Request, release <-chan struct{}) error
+	}{
+		{"until its context ends", func(r *http.Request, _ <-chan struct{}) error {
+			<-r.Context().Done()
+			return r.Context().Err()
+		}},
+		{"until the test ends", func(r *http.Request, release <-chan struct{}) error {
+			<-release
+			return nil // a late yes must not upgrade anything
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			releaseOnce := sync.OnceFunc(func() { close(release) })
+			t.Cleanup(releaseOnce) // also when the test fails early
+			returned := make(chan struct{})
+			deadline := make(chan time.Time, 1)
+			ln := serve(t, dorrit.Options{HandshakeTimeout: timeout, Authorize: func(r *http.Request) error {
+				defer close(returned)
+				dl, _ := r.Context().Deadline()
+				deadline <- dl
+				return tc.authorize(r, release)
+			}}, echo)
+			start := time.Now()
+			_, resp, err := wstest.Dial(sockPath(ln), &wstest.DialOptions{Timeout: 5 * time.Second})
+			end := time.Now()
+			var he *wstest.HandshakeError
+			if !errors.As(err, &he) {
+				t.Fatalf("after %v: %v; want 503 once HandshakeTimeout %v passed", end.Sub(start), err, timeout)
+			}
+			if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("got %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+			// The deadline is HandshakeTimeout after the connection was
+			// accepted, which happened between start and end.
+			if dl := <-deadline; dl.Before(start.Add(timeout)) || dl.After(end) {
+				t.Errorf("Authorize's context deadline %v after dialling, want %v after accepting (answer came after %v)",
+					dl.Sub(start), timeout, end.Sub(start))
+			}
+			releaseOnce()
+			<-returned
+			if s := ln.Stats(); s.Refused.Timeout != 1 || s.Refused.Unauthorized != 0 || s.Accepted != 0 || s.Live != 0 {
+				t.Fatalf("stats %+v; want one Refused.Timeout and nothing upgraded", s)
+			}
+		})
 	}
 }

@@ -71,6 +71,18 @@ type Options struct {
 	// Authorize, when set, runs on the forwarded upgrade request before the
 	// 101 answer. A non-nil error refuses the connection with 403 and the
 	// error's text; nothing is upgraded.
+	//
+	// Authorize is bounded by HandshakeTimeout. It runs on a goroutine of
+	// its own, concurrently with other handshakes' calls. r.Context() ends
+	// at the handshake deadline (HandshakeTimeout after the connection was
+	// accepted). An answer counts only when Authorize returns before that
+	// deadline; otherwise the client is answered 503 with Retry-After
+	// (counted in Stats.Refused.Timeout), nothing is upgraded, and the call
+	// is left running until it returns, its answer ignored. So a hook that
+	// waits (a session store, a remote check) should give up when
+	// r.Context() is done, or each hanging call keeps a goroutine. r.Body is
+	// empty (http.NoBody). r.Header becomes the connection's Header(), so
+	// Authorize should not change it, nor leave goroutines behind that read it.
 	Authorize func(r *http.Request) error
 
 	// HandshakeTimeout bounds reading the upgrade request and writing the
