@@ -1,6 +1,7 @@
 package dorrit_test
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"net"
@@ -273,5 +274,84 @@ func TestAuthorizeBoundedByHandshakeTimeout(t *testing.T) {
 				t.Fatalf("stats %+v; want one Refused.Timeout and nothing upgraded", s)
 			}
 		})
+	}
+}
+
+// Half-sent upgrade requests cannot pile up goroutines: past the limit of
+// handshakes in progress (MaxConns, but at least 64) the next connection is
+// answered 503 with Retry-After at once, long before HandshakeTimeout, and
+// the places free up when the held connections go.
+func TestHandshakesInProgressBounded(t *testing.T) {
+	const n, limit = 200, 64 // limit: max(MaxConns, 64)
+	ln := serve(t, dorrit.Options{MaxConns: 10, HandshakeTimeout: time.Minute}, echo)
+
+	type answer struct {
+		status     int
+		retryAfter string
+		err        error
+	}
+	answers := make(chan answer, n)
+	deadline := time.Now().Add(10 * time.Second)
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := net.Dial("unix", sockPath(ln))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		c.SetDeadline(deadline)
+		// No blank line: the request never ends. A connection over the
+		// limit may be answered and closed before this write, which then
+		// fails (EPIPE) while the 503 waits to be read, so the error is
+		// left to the read below.
+		c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n" + upgradeHeaders))
+		go func() {
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				answers <- answer{err: err}
+				return
+			}
+			answers <- answer{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+		}()
+	}
+	refused := 0
+	for refused < n-limit {
+		a := <-answers // every read ends by the deadline
+		switch {
+		case a.err != nil:
+			t.Fatalf("%d of %d half-sent requests were answered 503 within 10 s (HandshakeTimeout is a minute); then: %v",
+				refused, n, a.err)
+		case a.status != 503 || a.retryAfter == "":
+			t.Fatalf("a half-sent request got %d, Retry-After %q; want 503 with Retry-After", a.status, a.retryAfter)
+		}
+		refused++
+	}
+	if s := ln.Stats(); s.Accepted != 0 || s.Live != 0 || s.Refused.Full < n-limit {
+		t.Fatalf("stats %+v; want at least %d Refused.Full and nothing upgraded", s, n-limit)
+	}
+
+	for _, c := range conns {
+		c.Close()
+	}
+	// Each held handshake ends when its client goes; then there is room.
+	// A handshake counts its end a moment before it leaves the count of
+	// handshakes in progress, so the honest client may still meet a 503
+	// just after; it retries until the deadline, as a browser would.
+	waitStats(t, ln, func(s dorrit.Stats) bool { return s.Refused.Full+s.Refused.Timeout == n })
+	for {
+		c, resp, err := wstest.Dial(sockPath(ln), nil)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if resp == nil || resp.StatusCode != 503 || time.Now().After(deadline) {
+			t.Fatalf("an honest client after the flood: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
