@@ -2,6 +2,7 @@ package dorrit
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
@@ -24,6 +25,13 @@ const maxRequestBytes = 16 << 10
 // retryAfter is what a client refused for capacity is told to wait, in seconds.
 const retryAfter = 5
 
+// refusalWriteTimeout bounds writing a refusal. A refusal is the first thing
+// written on its connection, so a few hundred bytes fit in the fresh socket
+// buffer at once; the deadline only makes sure that no refusal can ever
+// block its caller, the accept loop among them, and that one written after
+// the handshake deadline (a late Authorize) is not failed by that deadline.
+const refusalWriteTimeout = 100 * time.Millisecond
+
 const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 var bufioReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
@@ -41,11 +49,20 @@ func refuseBad(status int, header, format string, args ...any) *refusal {
 		count: func(lc *listenerCounters) { lc.refBad.Add(1) }}
 }
 
+// refuseUnavailable is 503 with Retry-After: the server cannot take the
+// client now, but may shortly, so the client is told when to try again.
+func refuseUnavailable(count func(*listenerCounters), format string, args ...any) *refusal {
+	return &refusal{status: http.StatusServiceUnavailable,
+		header: "Retry-After: " + strconv.Itoa(retryAfter) + "\r\n",
+		reason: fmt.Sprintf(format, args...), count: count}
+}
+
 // handshake reads the forwarded upgrade request, applies the checks and
 // answers 101 or a refusal. It returns the upgraded connection, or nil after
 // refusing and closing nc.
 func (ln *Listener) handshake(nc *net.UnixConn) *MessageConn {
-	nc.SetDeadline(time.Now().Add(ln.opts.HandshakeTimeout))
+	deadline := time.Now().Add(ln.opts.HandshakeTimeout)
+	nc.SetDeadline(deadline)
 	lr := &io.LimitedReader{R: nc, N: maxRequestBytes}
 	br := bufioReaders.Get().(*bufio.Reader)
 	br.Reset(lr)
@@ -73,13 +90,11 @@ func (ln *Listener) handshake(nc *net.UnixConn) *MessageConn {
 		return nil
 	}
 	if !ln.reserve() {
-		ln.refuse(nc, &refusal{status: http.StatusServiceUnavailable,
-			header: "Retry-After: " + strconv.Itoa(retryAfter) + "\r\n",
-			reason: "server is at its connection limit or shutting down",
-			count:  func(lc *listenerCounters) { lc.refFull.Add(1) }})
+		ln.refuse(nc, refuseUnavailable(func(lc *listenerCounters) { lc.refFull.Add(1) },
+			"server is at its connection limit or shutting down"))
 		return nil
 	}
-	if r := ln.checkClient(req); r != nil {
+	if r := ln.checkClient(req, deadline); r != nil {
 		ln.release()
 		ln.refuse(nc, r)
 		return nil
@@ -128,22 +143,60 @@ func checkUpgrade(r *http.Request) *refusal {
 }
 
 // checkClient runs the origin check and the user's Authorize hook.
-func (ln *Listener) checkClient(r *http.Request) *refusal {
+func (ln *Listener) checkClient(r *http.Request, deadline time.Time) *refusal {
 	if err := checkOrigin(r, ln.opts.OriginPatterns); err != nil {
 		return &refusal{status: http.StatusForbidden, reason: err.Error(),
 			count: func(lc *listenerCounters) { lc.refOrigin.Add(1) }}
 	}
 	if ln.opts.Authorize != nil {
-		if err := ln.opts.Authorize(r); err != nil {
-			return &refusal{status: http.StatusForbidden, reason: err.Error(),
-				count: func(lc *listenerCounters) { lc.refUnauth.Add(1) }}
-		}
+		return ln.authorize(r, deadline)
+	}
+	return nil
+}
+
+// authorize runs Options.Authorize and gives up on it at the handshake
+// deadline, so that a hook stuck on a slow session store cannot hold the
+// client and its connection slot beyond HandshakeTimeout. A Go call cannot
+// be stopped from outside, so it runs on its own goroutine; an abandoned one
+// ends whenever it returns, into a buffered channel nobody reads.
+//
+// A late refusal is 503 with Retry-After: the client sent a complete request
+// in time (408 would blame it), the cause is on the server's side and
+// usually passes, and 504 belongs to gateways. It counts as Refused.Timeout.
+func (ln *Listener) authorize(r *http.Request, deadline time.Time) *refusal {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	ar := r.WithContext(ctx)
+	// The body would read from the pooled bufio.Reader, which the next
+	// handshake reuses while an abandoned call may still run; an upgrade
+	// request has no body anyway.
+	ar.Body, ar.GetBody, ar.ContentLength = http.NoBody, nil, 0
+	answer := make(chan error, 1)
+	go func() { answer <- ln.opts.Authorize(ar) }()
+	var err error
+	select {
+	case err = <-answer:
+	case <-ctx.Done():
+	}
+	// An answer at or after the deadline is late as well, so that a hook
+	// returning ctx.Err() is refused like one that never returns.
+	if ctx.Err() != nil {
+		return refuseUnavailable(func(lc *listenerCounters) { lc.refTimeout.Add(1) },
+			"authorization did not finish within the handshake timeout (%v); retry later (server: Options.Authorize must return before r.Context() ends)",
+			ln.opts.HandshakeTimeout)
+	}
+	if err != nil {
+		return &refusal{status: http.StatusForbidden, reason: err.Error(),
+			count: func(lc *listenerCounters) { lc.refUnauth.Add(1) }}
 	}
 	return nil
 }
 
 // checkOrigin refuses a browser's cross-site request: the Origin host must be
-// the requested Host or match one of patterns.
+// the requested Host (port included) or match one of patterns. A pattern
+// without a ':' is matched against the host name alone, because a site
+// named in OriginPatterns is as trusted on https://example.com:8443 as on
+// its default port; a pattern with a ':' pins the port.
 func checkOrigin(r *http.Request, patterns []string) error {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -156,20 +209,32 @@ func checkOrigin(r *http.Request, patterns []string) error {
 	if strings.EqualFold(u.Host, r.Host) {
 		return nil
 	}
-	host := strings.ToLower(u.Host)
+	host, name := strings.ToLower(u.Host), strings.ToLower(u.Hostname())
 	for _, p := range patterns {
-		if ok, _ := path.Match(strings.ToLower(p), host); ok {
+		p = strings.ToLower(p)
+		target := name
+		if strings.Contains(p, ":") {
+			target = host
+		}
+		if ok, _ := path.Match(p, target); ok {
 			return nil
 		}
 	}
 	return fmt.Errorf("origin %q is not the requested host %q and matches no OriginPatterns (does the front server forward Host? nginx: proxy_set_header Host $http_host;)", u.Host, r.Host)
 }
 
-// selectProtocol picks the first of ours, in our order, that the client offers.
+// selectProtocol picks the first of ours, in our order, that the client
+// offers. Tokens are compared exactly, unlike Connection and Upgrade: a
+// browser fails the connection unless the answer is byte for byte one of
+// its offers (RFC 6455 §4.1), so "chat" must not answer an offer of "Chat".
 func selectProtocol(h http.Header, ours []string) string {
 	for _, p := range ours {
-		if headerHasToken(h, "Sec-WebSocket-Protocol", p) {
-			return p
+		for _, v := range h.Values("Sec-WebSocket-Protocol") {
+			for t := range strings.SplitSeq(v, ",") {
+				if strings.TrimSpace(t) == p {
+					return p
+				}
+			}
 		}
 	}
 	return ""
@@ -211,6 +276,7 @@ func writeUpgrade(nc net.Conn, key, protocol string) error {
 // refuse answers r, counts it and closes nc.
 func (ln *Listener) refuse(nc net.Conn, r *refusal) {
 	r.count(&ln.counters)
+	nc.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
 	body := "dorrit: " + r.reason + "\n"
 	fmt.Fprintf(nc, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n%s\r\n%s",
 		r.status, http.StatusText(r.status), len(body), r.header, body)

@@ -1,11 +1,13 @@
 package dorrit_test
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,5 +161,197 @@ func TestFramesRightAfterUpgrade(t *testing.T) {
 	}
 	if !strings.HasSuffix(string(buf), "\r\n\r\n\x81\x02hi") {
 		t.Fatalf("got %q", buf)
+	}
+}
+
+// A client offering "Chat" to a server speaking "chat" gets no sub-protocol:
+// browsers fail the connection unless the answer is exactly one of their
+// offers, so a case-insensitive match would break it.
+func TestSubprotocolExactMatch(t *testing.T) {
+	protocols := make(chan string, 4)
+	ln := serve(t, dorrit.Options{Subprotocols: []string{"chat"}}, func(c *dorrit.MessageConn) {
+		protocols <- c.Protocol()
+		echo(c)
+	})
+	for _, tc := range []struct{ offer, want string }{
+		{"Chat", ""},
+		{"CHAT, Chat", ""},
+		{"Chat, chat", "chat"},
+		{"chat", "chat"},
+	} {
+		c, _, err := wstest.Dial(sockPath(ln), &wstest.DialOptions{
+			Header: http.Header{"Sec-WebSocket-Protocol": {tc.offer}}})
+		if err != nil {
+			t.Fatalf("offer %q: %v", tc.offer, err)
+		}
+		got := c.Response().Header.Values("Sec-WebSocket-Protocol")
+		c.Close()
+		if tc.want == "" && len(got) != 0 || tc.want != "" && (len(got) != 1 || got[0] != tc.want) {
+			t.Errorf("offer %q: answered Sec-WebSocket-Protocol %q, want %q", tc.offer, got, tc.want)
+		}
+		if p := <-protocols; p != tc.want {
+			t.Errorf("offer %q: Protocol() = %q, want %q", tc.offer, p, tc.want)
+		}
+	}
+}
+
+// An OriginPatterns entry without a port accepts its host on any port, as a
+// site on https://example.com:8443 expects; the check happens on the socket.
+func TestOriginPatternAnyPort(t *testing.T) {
+	ln := serve(t, dorrit.Options{OriginPatterns: []string{"example.com", "pinned.example:8443"}}, echo)
+	for _, tc := range []struct {
+		origin string
+		want   int
+	}{
+		{"https://example.com", 101},
+		{"https://example.com:8443", 101},
+		{"https://pinned.example:8443", 101},
+		{"https://pinned.example:9443", 403},
+		{"https://evil.example:8443", 403},
+	} {
+		c, status, err := dialWith(ln, http.Header{"Origin": {tc.origin}}, "chat.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c != nil {
+			c.Close()
+		}
+		if status != tc.want {
+			t.Errorf("Origin %q: %d, want %d", tc.origin, status, tc.want)
+		}
+	}
+}
+
+// A hanging Authorize holds the handshake only until HandshakeTimeout: its
+// request's context ends at the handshake deadline, and the client is then
+// answered 503 with Retry-After whether Authorize returns or not.
+func TestAuthorizeBoundedByHandshakeTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, tc := range []struct {
+		name      string
+		authorize func(r *http.Request, release <-chan struct{}) error
+	}{
+		{"until its context ends", func(r *http.Request, _ <-chan struct{}) error {
+			<-r.Context().Done()
+			return r.Context().Err()
+		}},
+		{"until the test ends", func(r *http.Request, release <-chan struct{}) error {
+			<-release
+			return nil // a late yes must not upgrade anything
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			releaseOnce := sync.OnceFunc(func() { close(release) })
+			t.Cleanup(releaseOnce) // also when the test fails early
+			returned := make(chan struct{})
+			deadline := make(chan time.Time, 1)
+			ln := serve(t, dorrit.Options{HandshakeTimeout: timeout, Authorize: func(r *http.Request) error {
+				defer close(returned)
+				dl, _ := r.Context().Deadline()
+				deadline <- dl
+				return tc.authorize(r, release)
+			}}, echo)
+			start := time.Now()
+			_, resp, err := wstest.Dial(sockPath(ln), &wstest.DialOptions{Timeout: 5 * time.Second})
+			end := time.Now()
+			var he *wstest.HandshakeError
+			if !errors.As(err, &he) {
+				t.Fatalf("after %v: %v; want 503 once HandshakeTimeout %v passed", end.Sub(start), err, timeout)
+			}
+			if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("got %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+			// The deadline is HandshakeTimeout after the connection was
+			// accepted, which happened between start and end.
+			if dl := <-deadline; dl.Before(start.Add(timeout)) || dl.After(end) {
+				t.Errorf("Authorize's context deadline %v after dialling, want %v after accepting (answer came after %v)",
+					dl.Sub(start), timeout, end.Sub(start))
+			}
+			releaseOnce()
+			<-returned
+			if s := ln.Stats(); s.Refused.Timeout != 1 || s.Refused.Unauthorized != 0 || s.Accepted != 0 || s.Live != 0 {
+				t.Fatalf("stats %+v; want one Refused.Timeout and nothing upgraded", s)
+			}
+		})
+	}
+}
+
+// Half-sent upgrade requests cannot pile up goroutines: past the limit of
+// handshakes in progress (MaxConns, but at least 64) the next connection is
+// answered 503 with Retry-After at once, long before HandshakeTimeout, and
+// the places free up when the held connections go.
+func TestHandshakesInProgressBounded(t *testing.T) {
+	const n, limit = 200, 64 // limit: max(MaxConns, 64)
+	ln := serve(t, dorrit.Options{MaxConns: 10, HandshakeTimeout: time.Minute}, echo)
+
+	type answer struct {
+		status     int
+		retryAfter string
+		err        error
+	}
+	answers := make(chan answer, n)
+	deadline := time.Now().Add(10 * time.Second)
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := net.Dial("unix", sockPath(ln))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		c.SetDeadline(deadline)
+		// No blank line: the request never ends. A connection over the
+		// limit may be answered and closed before this write, which then
+		// fails (EPIPE) while the 503 waits to be read, so the error is
+		// left to the read below.
+		c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n" + upgradeHeaders))
+		go func() {
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				answers <- answer{err: err}
+				return
+			}
+			answers <- answer{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+		}()
+	}
+	refused := 0
+	for refused < n-limit {
+		a := <-answers // every read ends by the deadline
+		switch {
+		case a.err != nil:
+			t.Fatalf("%d of %d half-sent requests were answered 503 within 10 s (HandshakeTimeout is a minute); then: %v",
+				refused, n, a.err)
+		case a.status != 503 || a.retryAfter == "":
+			t.Fatalf("a half-sent request got %d, Retry-After %q; want 503 with Retry-After", a.status, a.retryAfter)
+		}
+		refused++
+	}
+	if s := ln.Stats(); s.Accepted != 0 || s.Live != 0 || s.Refused.Full < n-limit {
+		t.Fatalf("stats %+v; want at least %d Refused.Full and nothing upgraded", s, n-limit)
+	}
+
+	for _, c := range conns {
+		c.Close()
+	}
+	// Each held handshake ends when its client goes; then there is room.
+	// A handshake counts its end a moment before it leaves the count of
+	// handshakes in progress, so the honest client may still meet a 503
+	// just after; it retries until the deadline, as a browser would.
+	waitStats(t, ln, func(s dorrit.Stats) bool { return s.Refused.Full+s.Refused.Timeout == n })
+	for {
+		c, resp, err := wstest.Dial(sockPath(ln), nil)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if resp == nil || resp.StatusCode != 503 || time.Now().After(deadline) {
+			t.Fatalf("an honest client after the flood: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -21,6 +21,9 @@ type Listener struct {
 	file     *socketFile // nil for an adopted listener
 	counters listenerCounters
 
+	// handshakes counts handshakes in progress; see handshakeLimit.
+	handshakes atomic.Int64
+
 	accepted chan *MessageConn
 	closing  chan struct{}
 	loopDone chan struct{}
@@ -189,12 +192,44 @@ func (ln *Listener) acceptLoop() {
 			}
 		}
 		backoff = 0
+		// Counted here, before a goroutine exists, so that a flood of
+		// half-sent requests cannot start more goroutines than the limit.
+		// The excess is refused on this goroutine without reading: refuse
+		// cannot block (its write has a short deadline and fits in the
+		// fresh socket's buffer), and a goroutine for it is what we avoid.
+		if limit := ln.handshakeLimit(); ln.handshakes.Load() >= limit {
+			ln.refuse(nc, refuseUnavailable(func(lc *listenerCounters) { lc.refFull.Add(1) },
+				"%d upgrade handshakes already in progress (the limit is MaxConns, at least %d); retry later, or look for clients that send their request slowly",
+				limit, minHandshakeLimit))
+			continue
+		}
+		ln.handshakes.Add(1)
 		go ln.serveHandshake(nc)
 	}
 }
 
+// minHandshakeLimit is the least number of handshakes that may be in
+// progress at once, whatever MaxConns says. Honest handshakes take
+// microseconds but arrive in bursts (every tab reconnecting after a
+// restart); a small server (MaxConns 10) must not refuse honest clients
+// merely for arriving together, before each has met the MaxConns check,
+// which frees slots as others leave. 64 waiting handshakes cost about
+// 64 × (8 KiB stack + 4 KiB reader), under 1 MiB.
+const minHandshakeLimit = 64
+
+// handshakeLimit bounds handshakes in progress, each a goroutine holding a
+// connection that HandshakeTimeout may keep for seconds. MaxConns is the
+// scale the operator chose for what the server can hold, so the same number
+// bounds the handshakes that are not connections yet.
+func (ln *Listener) handshakeLimit() int64 {
+	return int64(max(ln.opts.MaxConns, minHandshakeLimit))
+}
+
 func (ln *Listener) serveHandshake(nc *net.UnixConn) {
 	c := ln.handshake(nc)
+	// Done handshaking: an upgraded connection waiting for Accept below
+	// holds a MaxConns slot instead.
+	ln.handshakes.Add(-1)
 	if c == nil {
 		return
 	}

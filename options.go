@@ -46,10 +46,16 @@ type Options struct {
 
 	// MaxConns is how many upgraded connections may be open at once; the next
 	// handshake is answered 503 with Retry-After. 0 means 2000.
+	// It also bounds handshakes in progress (a request not yet complete, or
+	// Authorize running), but to at least 64: a connection beyond that is
+	// answered 503 with Retry-After at once, before its request is read.
 	MaxConns int
 
 	// Subprotocols the server speaks, in order of preference. The first one
 	// the client also offers is chosen; none is chosen when there is no match.
+	// Names are compared exactly, case included (RFC 6455): a client offering
+	// "Chat" is not answered "chat", because browsers fail a connection whose
+	// answer is not one of their offers.
 	Subprotocols []string
 
 	// OriginPatterns are host patterns (path.Match syntax, e.g.
@@ -57,12 +63,29 @@ type Options struct {
 	// Host. Requests without an Origin header (non-browser clients) are
 	// always accepted. A browser's cross-site request is refused with 403
 	// unless its origin host matches, which stops cross-site WebSocket
-	// hijacking with cookies.
+	// hijacking with cookies. Matching ignores case. A pattern without a ':'
+	// matches the origin's host name on any port ("example.com" accepts
+	// https://example.com:8443); a pattern with a ':' matches host:port
+	// ("example.com:8443", or "example.com:*" for any port given
+	// explicitly; neither matches an origin without a port). An Origin
+	// equal to the request's Host, port included, is always accepted.
 	OriginPatterns []string
 
 	// Authorize, when set, runs on the forwarded upgrade request before the
 	// 101 answer. A non-nil error refuses the connection with 403 and the
 	// error's text; nothing is upgraded.
+	//
+	// Authorize is bounded by HandshakeTimeout. It runs on a goroutine of
+	// its own, concurrently with other handshakes' calls. r.Context() ends
+	// at the handshake deadline (HandshakeTimeout after the connection was
+	// accepted). An answer counts only when Authorize returns before that
+	// deadline; otherwise the client is answered 503 with Retry-After
+	// (counted in Stats.Refused.Timeout), nothing is upgraded, and the call
+	// is left running until it returns, its answer ignored. So a hook that
+	// waits (a session store, a remote check) should give up when
+	// r.Context() is done, or each hanging call keeps a goroutine. r.Body is
+	// empty (http.NoBody). r.Header becomes the connection's Header(), so
+	// Authorize should not change it, nor leave goroutines behind that read it.
 	Authorize func(r *http.Request) error
 
 	// HandshakeTimeout bounds reading the upgrade request and writing the
