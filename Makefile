@@ -1,11 +1,17 @@
 # The one entry point: `make test` is what CI runs (.ci/run).
 .PHONY: test bench idlemem echo peers
 
+# Pinned; go run fetches and builds it on first use, so nothing to install.
+STATICCHECK = go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go vet ./bench/...
+	$(STATICCHECK) ./... ./bench/...
+	go mod tidy -diff
+	go -C bench mod tidy -diff
 	go test ./bench/...
 	go test -race ./...
 

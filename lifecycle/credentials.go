@@ -8,10 +8,9 @@ import (
 
 // credentials are the account a server process runs as.
 type credentials struct {
-	uid, gid        uint32
-	user, group     string
-	groupFellBack   bool // no group "nobody": the user's primary group was taken
-	supplementaries []uint32
+	uid, gid      uint32
+	user, group   string
+	groupFellBack bool // no group "nobody": the user's primary group was taken
 }
 
 // lookupCredentials resolves -u and -g. An empty group means "nobody",

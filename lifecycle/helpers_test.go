@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,8 +32,9 @@ func TestMain(m *testing.M) {
 	}
 	os.Chmod(dir, 0o755)
 	testserver = filepath.Join(dir, "testserver")
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	build := exec.Command(goBin, "build", "-o", testserver, "./internal/testserver")
+	// go test puts its own GOROOT/bin first in PATH, so this is the go
+	// command that is running the tests.
+	build := exec.Command("go", "build", "-o", testserver, "./internal/testserver")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the test server:", err)
