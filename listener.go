@@ -24,6 +24,9 @@ type Listener struct {
 	// handshakes counts handshakes in progress; see handshakeLimit.
 	handshakes atomic.Int64
 
+	// clock counts keepalive ticks; connections note it when bytes arrive.
+	clock atomic.Uint32
+
 	accepted chan *MessageConn
 	closing  chan struct{}
 	loopDone chan struct{}
@@ -57,7 +60,11 @@ func Listen(o Options) (*Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	ln.clock.Store(1)
 	go ln.acceptLoop()
+	if o.PingInterval > 0 {
+		go ln.keepalive()
+	}
 	return ln, nil
 }
 

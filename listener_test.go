@@ -127,6 +127,7 @@ func TestListenRejectsBadOptions(t *testing.T) {
 		{"buffer too small", dorrit.Options{Path: filepath.Join(dir, "a"), BufferSize: 9}, "10..65540"},
 		{"buffer too large", dorrit.Options{Path: filepath.Join(dir, "a"), BufferSize: 65541}, "10..65540"},
 		{"negative MaxConns", dorrit.Options{Path: filepath.Join(dir, "a"), MaxConns: -1}, "MaxConns"},
+		{"negative PongTimeout", dorrit.Options{Path: filepath.Join(dir, "a"), PongTimeout: -time.Second}, "PongTimeout"},
 		{"path too long", dorrit.Options{Path: "/tmp/" + strings.Repeat("x", 120)}, "at most 107 bytes"},
 		{"missing directory", dorrit.Options{Path: filepath.Join(dir, "no", "such", "dir", "s")}, "must exist and be writable"},
 		{"not a socket", dorrit.Options{Path: notSocket}, "not a socket"},

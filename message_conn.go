@@ -40,6 +40,12 @@ type MessageConn struct {
 	readWaiting bool
 	interrupted bool
 	readClosed  bool
+	discarding  bool // CloseRead's goroutine reads: Read is refused
+
+	// Keepalive: the listener's clock when bytes last arrived, and when the
+	// sweep pinged a silent client (0: no ping awaits an answer). The
+	// sweep alone touches pingedAt.
+	lastRead    atomic.Uint32
 	interruptFn func()
 
 	// Write side, guarded by wmu.
@@ -59,9 +65,10 @@ type MessageConn struct {
 	writeFn    func(fd uintptr) bool
 	wx         *writeExtra
 
-	endOnce sync.Once
-	end     atomic.Pointer[CloseError] // why the connection ended, set before done closes
-	done    chan struct{}              // made by the first Done, guarded by wmu
+	endOnce  sync.Once
+	pingedAt uint32
+	end      atomic.Pointer[CloseError] // why the connection ended, set before done closes
+	done     chan struct{}              // made by the first Done, guarded by wmu
 }
 
 // ID is unique among the connections of a process.
@@ -94,6 +101,8 @@ func (c *MessageConn) URL() *url.URL {
 }
 
 // Done is closed once the connection has ended, whichever side ended it.
+// The end is noticed only while the handler sits in Read or has called
+// CloseRead; a handler that only writes must call CloseRead.
 func (c *MessageConn) Done() <-chan struct{} {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -133,6 +142,7 @@ func newMessageConn(ln *Listener, nc *net.UnixConn, req *http.Request, protocol 
 	// The other callbacks and channels are made on first use: an idle
 	// connection only ever waits to read.
 	c.readFn = c.readSome
+	c.lastRead.Store(ln.clock.Load())
 	if len(early) > 0 {
 		// The client sent frames right behind its upgrade request.
 		b := getBuf(max(len(early), readChunk))

@@ -17,6 +17,7 @@ const (
 	DefaultMaxConns         = 2000
 	DefaultSocketMode       = 0o770
 	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultPingInterval     = 30 * time.Second
 
 	// MaxQueuedFrames is how many outgoing frames may wait on one connection.
 	MaxQueuedFrames = 200
@@ -99,6 +100,21 @@ type Options struct {
 	// SocketMode is the socket file's permission bits; 0 means 0770 (srwxrwx---).
 	SocketMode os.FileMode
 
+	// PingInterval is how long a client may stay silent before the server
+	// pings it; 0 means 30 s, negative disables keepalive. The pings keep
+	// idle connections open through a front server's read timeout (nginx:
+	// proxy_read_timeout, 60 s by default) and let a vanished client (no
+	// FIN through the front server) be noticed. Any byte from the client
+	// counts as an answer. One sweep per listener does the work; an idle
+	// connection holds no timer.
+	PingInterval time.Duration
+
+	// PongTimeout is how long a pinged client has to answer before the
+	// connection is closed with 1001 (Stats.Dropped.PongTimeout); 0 means
+	// PingInterval. A client whose bytes wait unread because the handler
+	// has stopped reading is not dropped.
+	PongTimeout time.Duration
+
 	// Listener, when set, is adopted instead of creating a socket: an
 	// inherited *net.UnixListener (re-exec, systemd socket activation).
 	// dorrit never unlinks the file of an adopted listener.
@@ -134,6 +150,16 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.HandshakeTimeout < 0 {
 		return o, fmt.Errorf("%w: HandshakeTimeout %v is negative", ErrInvalidOptions, o.HandshakeTimeout)
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.PongTimeout == 0 {
+		o.PongTimeout = o.PingInterval
+	}
+	if o.PingInterval > 0 && o.PongTimeout < 0 {
+		return o, fmt.Errorf("%w: PongTimeout %v is negative; use 0 for PingInterval (%v)",
+			ErrInvalidOptions, o.PongTimeout, o.PingInterval)
 	}
 	if o.SocketMode == 0 {
 		o.SocketMode = DefaultSocketMode

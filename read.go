@@ -3,6 +3,7 @@ package dorrit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -43,7 +44,24 @@ type reader struct {
 // connection is over, Read returns a *CloseError (errors.Is(err, ErrClosed)):
 // the client's close code, or the code dorrit failed the connection with
 // (1002 protocol error, 1003 binary message, 1007 invalid UTF-8, 1009 too big).
+//
+// A handler must either Read or call CloseRead: pings are answered, the
+// client's close is seen and a vanished client is noticed only while one
+// of them reads. Read after CloseRead returns an error matching ErrClosed
+// at once.
 func (c *MessageConn) Read(ctx context.Context) ([]byte, error) {
+	c.dlMu.Lock()
+	discarding := c.discarding
+	c.dlMu.Unlock()
+	if discarding {
+		return nil, errReadAfterCloseRead
+	}
+	return c.read(ctx)
+}
+
+var errReadAfterCloseRead = fmt.Errorf("%w for Read: CloseRead was called, and its goroutine reads", ErrClosed)
+
+func (c *MessageConn) read(ctx context.Context) ([]byte, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	c.dlMu.Lock()
@@ -54,6 +72,44 @@ func (c *MessageConn) Read(ctx context.Context) ([]byte, error) {
 		return nil, c.closedErr()
 	}
 	return c.readMessage(ctx)
+}
+
+// CloseRead is for handlers that only write (a feed, a ticker): it starts
+// a goroutine that reads in their place and discards every data message,
+// so that pings are still answered, the client's close handshake is
+// completed and a vanished client is noticed. It returns a context, derived
+// from ctx, that is cancelled when the connection ends (as Done is closed):
+// a push loop selects on it to learn that its client is gone.
+//
+// Call it instead of Read, once; later calls return the same context, and
+// Read returns an error. ctx only bounds the returned context: the
+// discarding goes on until the connection ends, because a connection
+// nobody reads would no longer keep the rules. The goroutine exists only
+// for connections that call CloseRead; a connection that Reads pays nothing.
+func (c *MessageConn) CloseRead(ctx context.Context) context.Context {
+	c.wmu.Lock()
+	x := c.extra()
+	if x.readCtx != nil {
+		c.wmu.Unlock()
+		return x.readCtx
+	}
+	readCtx, cancel := context.WithCancel(ctx)
+	x.readCtx = readCtx
+	c.wmu.Unlock()
+
+	c.dlMu.Lock()
+	c.discarding = true
+	c.dlMu.Unlock()
+	go func() {
+		defer cancel()
+		for {
+			if _, err := c.read(context.Background()); err != nil {
+				break
+			}
+		}
+		<-c.Done()
+	}()
+	return readCtx
 }
 
 // readMessage runs the frame engine until a message is complete. readMu is held.
@@ -252,6 +308,7 @@ func (c *MessageConn) fill(ctx context.Context) error {
 	}
 	switch {
 	case err == nil && rd.n > 0:
+		c.markRead()
 		return nil
 	case err == nil, errors.Is(err, io.EOF):
 		rd.err = &CloseError{Code: StatusAbnormalClosure, Reason: "client hung up without a close frame", Remote: true}

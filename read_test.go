@@ -169,3 +169,66 @@ func TestCancelledReadsNeverCloseTheNext(t *testing.T) {
 		t.Fatal("the rounds did not finish in 60 s")
 	}
 }
+
+// A handler that only writes calls CloseRead and keeps every rule: pings
+// are answered, messages are discarded, the client's close is answered,
+// and the context it got ends with the connection, which frees its slot.
+func TestCloseReadKeepsPushOnlyHandlersInTouch(t *testing.T) {
+	ended := make(chan error, 2)
+	ln := serve(t, dorrit.Options{MaxConns: 1}, func(c *dorrit.MessageConn) {
+		defer c.Close()
+		ctx := c.CloseRead(context.Background())
+		if _, err := c.Read(ctx); !errors.Is(err, dorrit.ErrClosed) {
+			ended <- fmt.Errorf("Read after CloseRead: %v, want an error matching ErrClosed", err)
+			return
+		}
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				ended <- c.Err()
+				return
+			case <-tick.C:
+				c.Write([]byte("tick"))
+			}
+		}
+	})
+	c := dialRaw(t, ln)
+	if _, got, err := c.ReadMessage(); err != nil || string(got) != "tick" {
+		t.Fatalf("first push: %q %v", got, err)
+	}
+	c.WriteText([]byte("ignored"))
+	for i := range 3 {
+		p := fmt.Appendf(nil, "ping %d", i)
+		c.Ping(p)
+		for {
+			f, err := c.ReadFrame()
+			if err != nil {
+				t.Fatalf("waiting for pong %d: %v", i, err)
+			}
+			if f.Opcode == wstest.OpPong {
+				if string(f.Payload) != string(p) {
+					t.Fatalf("pong %q, want %q", f.Payload, p)
+				}
+				break
+			}
+		}
+	}
+	c.WriteClose(4000, "bye")
+	expectClose(t, c, 4000)
+	var ce *dorrit.CloseError
+	if err := <-ended; !errors.As(err, &ce) || ce.Code != 4000 || !ce.Remote {
+		t.Fatalf("the handler's context ended with %v, want the client's 4000", err)
+	}
+	// The slot is free again: MaxConns is 1.
+	next := dialRaw(t, ln)
+	if _, got, err := next.ReadMessage(); err != nil || string(got) != "tick" {
+		t.Fatalf("next client: %q %v", got, err)
+	}
+	// A client that hangs up without a close frame ends the context too.
+	next.Close()
+	if err := <-ended; !errors.As(err, &ce) || ce.Code != dorrit.StatusAbnormalClosure {
+		t.Fatalf("after a hang-up the handler's context ended with %v, want 1006", err)
+	}
+}

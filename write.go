@@ -146,10 +146,27 @@ func (c *MessageConn) queuePong(payload []byte) {
 		*c.pong = append((*c.pong)[:hl], payload...)
 		return
 	}
+	c.pong = c.pushControl(opPong, payload)
+	c.flushOrHandOff()
+}
+
+// queuePing sends a keepalive ping with an empty payload, ahead of queued
+// data like a pong.
+func (c *MessageConn) queuePing() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.wstate != writeOpen {
+		return
+	}
+	c.pushControl(opPing, nil)
+	c.flushOrHandOff()
+}
+
+// pushControl queues a control frame at the next frame boundary. wmu is held.
+func (c *MessageConn) pushControl(op byte, payload []byte) *[]byte {
 	b := getBuf(maxServerHeader + len(payload))
-	hl := putHeader((*b)[:maxServerHeader], true, opPong, len(payload))
+	hl := putHeader((*b)[:maxServerHeader], true, op, len(payload))
 	*b = append((*b)[:hl], payload...)
-	c.pong = b
 	at := 0
 	if c.qoff > 0 {
 		at = 1 // never inside a frame already on its way
@@ -157,7 +174,7 @@ func (c *MessageConn) queuePong(payload []byte) {
 	c.push(outFrame{})
 	copy(c.queue[at+1:], c.queue[at:])
 	c.queue[at] = outFrame{buf: b, kind: frameControl}
-	c.flushOrHandOff()
+	return b
 }
 
 // queueClose queues a close frame with why's code behind everything
@@ -238,16 +255,17 @@ func (c *MessageConn) bindWriters() {
 	}
 }
 
-// writeExtra is the write side's state that only large writes, the cork
-// and WriteContext waiters use, made on first need so that a connection
-// that never needs it does not carry it. Guarded by wmu.
+// writeExtra is the state that only large writes, the cork, WriteContext
+// waiters and CloseRead use, made on first need so that a connection that
+// never needs it does not carry it. Guarded by wmu.
 type writeExtra struct {
 	corkTimer  *time.Timer
 	corkArmed  bool   // corkTimer runs: it fires corkDelay after the first held-back frame
 	direct     []byte // the message writeDirect is sending
 	directSent int
 	directFn   func(fd uintptr) bool
-	room       chan struct{} // closed when the queue has room again, or closes
+	room       chan struct{}   // closed when the queue has room again, or closes
+	readCtx    context.Context // returned by CloseRead
 }
 
 func (c *MessageConn) extra() *writeExtra {
