@@ -24,19 +24,24 @@ func closeStall() time.Duration { return time.Duration(closeStallNanos.Load()) }
 // at most 5 s.
 //
 // Close takes as long as the client keeps reading; it gives up only when
-// the socket has taken no bytes for 5 s. It then closes the socket and
-// returns a *DeliveryError that says how many queued frames were not
-// delivered (errors.Is(err, ErrStalled) holds); they are counted in
-// Stats.Undelivered. Close returns nil once every frame was delivered,
-// and nil again when called after the connection ended or a second time.
-// CloseContext is Close bounded by a context as well.
+// the socket has taken no bytes for 5 s, and then closes the socket.
+//
+// Close returns nil when every queued frame and the close frame were
+// delivered, and when the connection had already ended (so a second Close
+// returns nil). It returns a *DeliveryError that says how many queued
+// frames were lost when it gave up (errors.Is(err, ErrStalled) holds; the
+// frames are counted in Stats.Undelivered), and the connection's
+// *CloseError when the connection ended otherwise while Close waited (the
+// client vanished, CloseNow from another goroutine). CloseContext is Close
+// bounded by a context as well.
 func (c *MessageConn) Close() error {
 	return c.closeGracefully(context.Background(), &CloseError{Code: StatusNormalClosure})
 }
 
 // CloseContext is Close that also gives up when ctx ends: the socket is
-// closed and a *DeliveryError wrapping ctx.Err() tells how many queued
-// frames were not delivered, if the close frame had not left yet.
+// closed, and if queued frames were still waiting a *DeliveryError wrapping
+// ctx.Err() tells how many. It returns nil when ctx ends while only the
+// client's answer to the close frame is awaited.
 func (c *MessageConn) CloseContext(ctx context.Context) error {
 	return c.closeGracefully(ctx, &CloseError{Code: StatusNormalClosure})
 }

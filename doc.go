@@ -12,7 +12,7 @@
 //			defer c.Close()
 //			for {
 //				msg, err := c.Read(ctx) // one complete text message
-//				if err != nil { return }
+//				if err != nil { return } // a *CloseError says why
 //				err = c.Write(msg) // queued, never blocks
 //				if err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) { return }
 //			}
@@ -27,9 +27,9 @@
 //
 // The rules, which every connection keeps without the application's help:
 //
-//   - Pings are answered with pongs while Read waits, and a ping that came
-//     while the application was busy is answered before Read returns the
-//     next message.
+//   - Pings are answered with pongs while Read waits (or CloseRead's
+//     goroutine reads), and a ping that came while the application was
+//     busy is answered before Read returns the next message.
 //   - A binary message drops the connection (close 1003).
 //   - A frame or message over BufferSize-5 bytes (default 65535) drops the
 //     connection (1009) before its payload is read.
@@ -41,14 +41,40 @@
 //     503 with Retry-After and nothing is upgraded.
 //   - Close delivers every queued frame before the close frame; CloseNow
 //     does not wait.
+//   - A client silent for Options.PingInterval (30 s) is pinged, and one
+//     that does not answer within PongTimeout is closed with 1001.
 //   - The socket is created at Listen (a stale file is replaced) with mode
 //     0770 and the owner given by SocketUser/SocketGroup.
 //   - Invalid UTF-8, unmasked frames, reserved bits, unknown opcodes and
 //     bad control frames fail the connection with the RFC 6455 close code;
 //     one bad client never disturbs another.
 //
-// An idle connection holds no buffer: dorrit waits for readability through
-// the runtime's poller and borrows a pooled buffer only while bytes are in
-// flight. Process concerns (privilege drop, daemon, pidfile, signals, crash
+// A handler must either Read or call CloseRead. Pings are answered, the
+// client's close is completed and a vanished client is noticed while
+// something reads; a handler that only writes (a feed, a ticker) calls
+// CloseRead, which reads and discards on a goroutine of its own and returns
+// a context that ends with the connection:
+//
+//	ctx := c.CloseRead(context.Background())
+//	for {
+//		select {
+//		case <-ctx.Done():
+//			return // the client left; c.Err() says how
+//		case ev := <-feed:
+//			if err := c.Write(ev); err != nil { return }
+//		}
+//	}
+//
+// Once a close has begun, Read and Write return the *CloseError that tells
+// why; Err returns it after the end and Done is closed. A graceful close
+// (Close, CloseContext, Listener.Shutdown) lasts as long as the client keeps
+// reading; it gives up only when its context ends or the socket has taken
+// no bytes for 5 s, and then reports the frames it could not deliver in a
+// *DeliveryError.
+//
+// An idle connection holds no buffer and no timer: dorrit waits for
+// readability through the runtime's poller, borrows a pooled buffer only
+// while bytes are in flight, and one keepalive sweep per listener serves
+// every connection. Process concerns (privilege drop, daemon, pidfile, signals, crash
 // restart) live in package lifecycle.
 package dorrit

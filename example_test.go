@@ -102,6 +102,64 @@ func ExampleMessageConn_Write() {
 	_ = broadcast
 }
 
+// A handler that only writes calls CloseRead instead of Read: pings are
+// still answered, the client's close is completed, and the context ends
+// when the client is gone.
+func ExampleMessageConn_CloseRead() {
+	dir, _ := os.MkdirTemp("", "dorrit")
+	defer os.RemoveAll(dir)
+	ln, err := dorrit.Listen(dorrit.Options{Path: filepath.Join(dir, "feed.socket")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	gone := make(chan error)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		ctx := c.CloseRead(context.Background())
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for n := 1; ; n++ {
+			select {
+			case <-ctx.Done():
+				gone <- c.Err()
+				return
+			case <-tick.C:
+				if err := c.Write(fmt.Appendf(nil, "tick %d", n)); err != nil {
+					gone <- err
+					return
+				}
+			}
+		}
+	}()
+
+	fmt.Println(exampleClient(ln.Addr().String(), "", nil)) // reads one, then leaves
+	fmt.Println(dorrit.CloseStatus(<-gone))
+	// Output:
+	// tick 1
+	// 1006
+}
+
+// CloseContext bounds a graceful close; a client that does not read what
+// was queued for it is given up on when the context ends, and the error
+// says how much it missed.
+func ExampleMessageConn_CloseContext() {
+	var c *dorrit.MessageConn // from ln.Accept()
+	closeWithin := func(d time.Duration) {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		var de *dorrit.DeliveryError
+		if err := c.CloseContext(ctx); errors.As(err, &de) {
+			log.Printf("client %d missed %d frames: %v", c.ID(), de.Undelivered, de.Err)
+		}
+	}
+	_ = closeWithin
+}
+
 // Shutdown lets every client receive what was queued for it, then closes
 // with 1001 (going away).
 func ExampleListener_Shutdown() {
