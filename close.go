@@ -2,6 +2,8 @@ package dorrit
 
 import (
 	"context"
+	"errors"
+	"os"
 	"sync/atomic"
 	"time"
 )
@@ -10,13 +12,26 @@ import (
 // bytes at all: a client that reads nothing for that long will not read the
 // rest either. A close whose bytes still move has no time limit of its own;
 // only the caller's context bounds it (lifecycle's DrainTimeout, say).
-// It also bounds the wait for the client's answer to our close frame.
 // Tests shorten it, hence the atomic.
 var closeStallNanos atomic.Int64
 
 func init() { closeStallNanos.Store(int64(5 * time.Second)) }
 
 func closeStall() time.Duration { return time.Duration(closeStallNanos.Load()) }
+
+// A server that closes while the client is still sending must not close
+// its socket at once (RFC 6455 §7.1.1; HTTP servers call it a lingering
+// close): a socket closed with unread bytes is reset, and a front server
+// whose write fails drops both sides without forwarding the close frame it
+// already read (nginx forwarded 1009 in 2 to 8 of 10 tries). Instead, once
+// the close frame has left, the server shuts its write side, so that the
+// end of stream follows the close frame, and reads and discards until the
+// client's close frame or end of stream, or one of these bounds, whichever
+// comes first; only then does the socket close and the slot free up.
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 1 << 20 // the rest of a 64 KiB frame and what the buffers hold, many times over
+)
 
 // Close ends the connection gracefully with 1000: reading stops (a Read in
 // progress returns an error matching ErrClosed), every queued frame is
@@ -75,20 +90,36 @@ func (c *MessageConn) closeGracefully(ctx context.Context, why *CloseError) erro
 		return c.awaitEnd(ctx)
 	}
 	// The client answers our close frame with its own; whatever it still
-	// sends before that is discarded, as the manual says.
+	// sends before that is discarded, as the manual says. The frames are
+	// parsed, so that its close frame ends the wait at once.
+	c.nc.CloseWrite()
 	c.readMu.Lock()
 	c.rd.detach()
 	c.dlMu.Lock()
-	deadline := time.Now().Add(closeStall())
+	deadline := time.Now().Add(lingerTime)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	c.nc.SetReadDeadline(deadline)
 	c.dlMu.Unlock()
 	for c.rd.err == nil {
-		if _, err := c.readMessage(ctx); err != nil && c.rd.err == nil {
-			break // the deadline passed or ctx ended
+		_, err := c.readMessage(ctx)
+		if err == nil || c.rd.err != nil {
+			continue
 		}
+		if ctx.Err() != nil {
+			break
+		}
+		if time.Now().Before(deadline) {
+			// Another Close (the handler's, on its way out) set a past
+			// deadline to stop reading; this reading must go on.
+			c.dlMu.Lock()
+			c.nc.SetReadDeadline(deadline)
+			c.dlMu.Unlock()
+			continue
+		}
+		c.ln.counters.lingerExpired.Add(1)
+		break
 	}
 	c.releaseRead()
 	c.readMu.Unlock()
@@ -199,8 +230,8 @@ func (c *MessageConn) closeReceived(payload []byte) {
 }
 
 // fail ends the connection because of what the client sent (RFC 6455 §7.1.7):
-// queued frames are dropped, the close frame with code goes out if the
-// socket takes it at once, and the socket closes.
+// queued frames are dropped, the close frame with code goes out, and the
+// socket closes after lingering.
 func (c *MessageConn) fail(code StatusCode, drop dropReason, reason string) {
 	c.ln.counters.drop(drop)
 	ce := &CloseError{Code: code, Reason: reason}
@@ -225,7 +256,68 @@ func (c *MessageConn) fail(code StatusCode, drop dropReason, reason string) {
 	}
 	c.wmu.Unlock()
 	c.queueClose(ce)
-	go c.finish(ce)
+	go c.linger(ce)
+}
+
+// linger ends a connection that fail closed: what the client sends after
+// the failure cannot be parsed (the rest of a refused frame, or garbage),
+// so it is read raw into one small buffer and discarded, until end of
+// stream or the bounds.
+func (c *MessageConn) linger(why *CloseError) {
+	c.wmu.Lock()
+	sent := c.closeSent
+	c.wmu.Unlock()
+	start := time.Now()
+	wait := time.NewTimer(lingerTime)
+	defer wait.Stop()
+	select {
+	case <-sent:
+	case <-c.Done():
+		return
+	case <-wait.C: // the client does not even read
+		c.ln.counters.lingerExpired.Add(1)
+		c.finish(why)
+		return
+	}
+	c.nc.CloseWrite()
+
+	c.readMu.Lock() // the Read that failed returns first
+	deadline := start.Add(lingerTime)
+	c.dlMu.Lock()
+	c.readClosed = true
+	c.nc.SetReadDeadline(deadline)
+	c.dlMu.Unlock()
+	buf := getBuf(readChunk)
+	b := (*buf)[:cap(*buf)]
+	total, expired := 0, false
+	for {
+		n, err := c.nc.Read(b)
+		total += n
+		if err == nil {
+			if expired = total >= lingerBytes; expired {
+				break
+			}
+			continue
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if time.Now().Before(deadline) {
+				// The handler's Close, on its way out, set a past
+				// deadline to stop reading; this reading must go on.
+				c.dlMu.Lock()
+				c.nc.SetReadDeadline(deadline)
+				c.dlMu.Unlock()
+				continue
+			}
+			expired = true
+		}
+		break // end of stream, a reset, or CloseNow
+	}
+	if expired {
+		c.ln.counters.lingerExpired.Add(1)
+	}
+	putBuf(buf)
+	c.readMu.Unlock()
+	c.finish(why)
 }
 
 // closedErr is what Read and Write return once the connection is closing or

@@ -1,8 +1,11 @@
 package dorrit_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -162,5 +165,124 @@ func TestCloseContextAndShutdownReportLosses(t *testing.T) {
 	err = ln.Shutdown(ctx)
 	if !errors.As(err, &de) || de.Undelivered == 0 || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown: %v, want a DeliveryError from the deadline", err)
+	}
+}
+
+// A client still sending when the server fails its connection must read
+// the whole close frame and then an orderly end of stream, not a reset
+// (RFC 6455 §7.1.1, a lingering close): behind a front server, a reset
+// makes it drop the close frame it had not yet forwarded.
+func TestFailedConnectionEndsWithoutReset(t *testing.T) {
+	key := [4]byte{1, 2, 3, 4}
+	tail := bytes.Repeat([]byte("x"), 200<<10) // what the client goes on sending
+	cases := []struct {
+		name  string
+		frame wstest.Frame
+		code  int
+	}{
+		// Over the 65,535 limit: failed after the header, the rest still coming.
+		{"too big", wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: bytes.Repeat([]byte("x"), 70000)}, 1009},
+		{"binary", wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: []byte("bin")}, 1003},
+		{"bad UTF-8", wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte{0xff, 0xfe}}, 1007},
+		{"reserved bit", wstest.Frame{Fin: true, RSV: 4, Opcode: wstest.OpText, Payload: []byte("rsv")}, 1002},
+		{"unmasked", wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("bare"), Unmasked: true}, 1002},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ln := serve(t, dorrit.Options{}, echo)
+			c := dialRaw(t, ln)
+			tc.frame.Key = &key
+			burst := append(frameBytes(t, tc.frame), tail...)
+			sent := make(chan error, 1)
+			go func() { sent <- c.WriteRaw(burst) }()
+			f, err := c.ReadFrame()
+			if err != nil || f.Opcode != wstest.OpClose || len(f.Payload) < 2 || int(binary.BigEndian.Uint16(f.Payload)) != tc.code {
+				t.Fatalf("got opcode %d %q, %v; want close %d", f.Opcode, f.Payload, err, tc.code)
+			}
+			if err := <-sent; err != nil {
+				t.Fatalf("the client's write failed after the close frame: %v", err)
+			}
+			var one [1]byte
+			if n, err := c.NetConn().Read(one[:]); n != 0 || err != io.EOF {
+				t.Fatalf("after the close frame: %d bytes, %v; want an orderly end of stream (EOF)", n, err)
+			}
+		})
+	}
+}
+
+// Shutdown lingers too: a client sending while the server drains reads the
+// 1001 and then an orderly end of stream.
+func TestShutdownEndsWithoutReset(t *testing.T) {
+	ln := serve(t, dorrit.Options{}, echo)
+	c := dialRaw(t, ln)
+	roundTrip(t, c, "hello")
+	stop := make(chan struct{})
+	go func() {
+		msg := bytes.Repeat([]byte("x"), 1000)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if c.WriteText(msg) != nil {
+				return
+			}
+		}
+	}()
+	defer close(stop)
+	go ln.Shutdown(context.Background())
+	for {
+		_, _, err := c.ReadMessage()
+		var ce *wstest.CloseFrameError
+		if errors.As(err, &ce) {
+			if ce.Code != 1001 {
+				t.Fatalf("close %d, want 1001", ce.Code)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatalf("before the close frame: %v", err)
+		}
+	}
+	var one [1]byte
+	if n, err := c.NetConn().Read(one[:]); n != 0 || err != io.EOF {
+		t.Fatalf("after the close frame: %d bytes, %v; want an orderly end of stream (EOF)", n, err)
+	}
+}
+
+// Lingering is bounded: a client that goes on sending without end, or one
+// that neither answers nor ends its stream, is closed on after 1 MiB or
+// 2 s, and Stats counts it.
+func TestLingerIsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits the 2 s bound")
+	}
+	ln := serve(t, dorrit.Options{}, echo)
+	key := [4]byte{1, 2, 3, 4}
+	big := frameBytes(t, wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: []byte("b"), Key: &key})
+
+	flood := dialRaw(t, ln)
+	go func() {
+		flood.WriteRaw(big)
+		junk := make([]byte, 64<<10)
+		for flood.WriteRaw(junk) == nil {
+		}
+	}()
+	if code, _, eof, err := flood.ExpectClose(10 * time.Second); code != 1003 || !eof || err != nil {
+		t.Fatalf("flooding client: close %d, socket closed %v, %v", code, eof, err)
+	}
+
+	silent := dialRaw(t, ln)
+	silent.WriteRaw(big) // then neither reads nor closes
+	deadline := time.Now().Add(10 * time.Second)
+	for ln.Stats().Live != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still open 10 s later", ln.Stats().Live)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := ln.Stats(); s.LingerExpired != 2 {
+		t.Fatalf("Stats.LingerExpired = %d, want 2", s.LingerExpired)
 	}
 }

@@ -70,7 +70,11 @@
 // (Close, CloseContext, Listener.Shutdown) lasts as long as the client keeps
 // reading; it gives up only when its context ends or the socket has taken
 // no bytes for 5 s, and then reports the frames it could not deliver in a
-// *DeliveryError.
+// *DeliveryError. Once the close frame has left, the server shuts its
+// write side and reads and discards what the client still sends, until the
+// client answers, ends its stream, or 2 s or 1 MiB passed; only then does
+// the socket close, so that the client (and a front server between) reads
+// the close frame and an orderly end of stream, never a reset.
 //
 // An idle connection holds no buffer and no timer: dorrit waits for
 // readability through the runtime's poller, borrows a pooled buffer only

@@ -62,10 +62,18 @@ func (c *MessageConn) Read(ctx context.Context) ([]byte, error) {
 var errReadAfterCloseRead = fmt.Errorf("%w for Read: CloseRead was called, and its goroutine reads", ErrClosed)
 
 func (c *MessageConn) read(ctx context.Context) ([]byte, error) {
+	// Once reading is over, say so without waiting for readMu: a closing
+	// connection holds it while it lingers, up to lingerTime.
+	c.dlMu.Lock()
+	closed := c.readClosed
+	c.dlMu.Unlock()
+	if closed {
+		return nil, c.closedErr()
+	}
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	c.dlMu.Lock()
-	closed := c.readClosed
+	closed = c.readClosed
 	c.dlMu.Unlock()
 	if closed {
 		c.releaseLent()

@@ -18,6 +18,11 @@ type Stats struct {
 	// gave up (DeliveryError), a failed connection, a client gone.
 	Undelivered uint64
 
+	// LingerExpired counts connections closed by the server whose client
+	// neither answered the close frame nor ended its stream within 2 s (or
+	// sent 1 MiB meanwhile): the socket was closed on it then.
+	LingerExpired uint64
+
 	MessagesIn, MessagesOut uint64 // complete text messages
 	BytesIn, BytesOut       uint64 // their payload bytes
 }
@@ -77,7 +82,7 @@ type listenerCounters struct {
 	live, accepted                                        atomic.Int64
 	refFull, refBad, refOrigin, refUnauth, refTimeout     atomic.Uint64
 	dropBinary, dropTooBig, dropProtocol, dropBadUTF8     atomic.Uint64
-	dropPongTimeout, undelivered                          atomic.Uint64
+	dropPongTimeout, undelivered, lingerExpired           atomic.Uint64
 	queueFull, messagesIn, messagesOut, bytesIn, bytesOut atomic.Uint64
 }
 
@@ -118,12 +123,13 @@ func (lc *listenerCounters) snapshot() Stats {
 			Protocol: lc.dropProtocol.Load(), BadUTF8: lc.dropBadUTF8.Load(),
 			PongTimeout: lc.dropPongTimeout.Load(),
 		},
-		QueueFull:   lc.queueFull.Load(),
-		Undelivered: lc.undelivered.Load(),
-		MessagesIn:  lc.messagesIn.Load(),
-		MessagesOut: lc.messagesOut.Load(),
-		BytesIn:     lc.bytesIn.Load(),
-		BytesOut:    lc.bytesOut.Load(),
+		QueueFull:     lc.queueFull.Load(),
+		Undelivered:   lc.undelivered.Load(),
+		LingerExpired: lc.lingerExpired.Load(),
+		MessagesIn:    lc.messagesIn.Load(),
+		MessagesOut:   lc.messagesOut.Load(),
+		BytesIn:       lc.bytesIn.Load(),
+		BytesOut:      lc.bytesOut.Load(),
 	}
 }
 
