@@ -46,8 +46,7 @@ func echo(c *dorrit.MessageConn) {
 			return
 		}
 		if err := c.Write(msg); err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
-			c.CloseNow()
-			return
+			return // queue full, or closing: Close above lets the queue drain
 		}
 	}
 }

@@ -27,11 +27,15 @@ type Listener struct {
 	// clock counts keepalive ticks; connections note it when bytes arrive.
 	clock atomic.Uint32
 
-	accepted chan *MessageConn
-	closing  chan struct{}
-	loopDone chan struct{}
-	closeErr error
-	once     sync.Once
+	accepted  chan *MessageConn
+	closing   chan struct{} // Close: no new sockets are accepted
+	loopDone  chan struct{}
+	handedOut chan struct{} // closed and every handshake in progress handed out
+	draining  chan struct{} // Shutdown: handshakes are refused, connections drain
+	hsWG      sync.WaitGroup
+	closeErr  error
+	once      sync.Once
+	drainOnce sync.Once
 
 	mu       sync.Mutex
 	conns    map[*MessageConn]struct{}
@@ -48,8 +52,10 @@ func Listen(o Options) (*Listener, error) {
 	ln := &Listener{
 		opts:     o,
 		accepted: make(chan *MessageConn),
-		closing:  make(chan struct{}),
-		loopDone: make(chan struct{}),
+		closing:   make(chan struct{}),
+		loopDone:  make(chan struct{}),
+		handedOut: make(chan struct{}),
+		draining:  make(chan struct{}),
 		conns:    make(map[*MessageConn]struct{}),
 	}
 	if o.Listener != nil {
@@ -62,6 +68,11 @@ func Listen(o Options) (*Listener, error) {
 	}
 	ln.clock.Store(1)
 	go ln.acceptLoop()
+	go func() {
+		<-ln.loopDone
+		ln.hsWG.Wait() // no Add after loopDone: only the accept loop adds
+		close(ln.handedOut)
+	}()
 	if o.PingInterval > 0 {
 		go ln.keepalive()
 	}
@@ -76,8 +87,9 @@ func (listenerClosedError) Is(target error) bool {
 	return target == ErrClosed || target == net.ErrClosed
 }
 
-// Accept waits for the next upgraded connection. After Close or Shutdown it
-// returns an error matching ErrClosed and net.ErrClosed.
+// Accept waits for the next upgraded connection. After Close it still
+// returns the connections whose handshakes were in progress, then an error
+// matching ErrClosed and net.ErrClosed; after Shutdown, that error at once.
 func (ln *Listener) Accept() (*MessageConn, error) {
 	return ln.AcceptContext(context.Background())
 }
@@ -87,7 +99,9 @@ func (ln *Listener) AcceptContext(ctx context.Context) (*MessageConn, error) {
 	select {
 	case c := <-ln.accepted:
 		return c, nil
-	case <-ln.loopDone:
+	case <-ln.handedOut:
+		return nil, listenerClosedError{}
+	case <-ln.draining:
 		return nil, listenerClosedError{}
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -101,8 +115,12 @@ func (ln *Listener) Addr() net.Addr { return ln.ul.Addr() }
 func (ln *Listener) Options() Options { return ln.opts }
 
 // Close stops accepting and removes the socket file Listen created (an
-// adopted listener's file is left alone). Connections already accepted stay
-// open. Calling Close again returns the first result.
+// adopted listener's file is left alone). Handshakes already in progress
+// complete, and Accept hands out their connections (within
+// HandshakeTimeout, else they are closed with 1001), so that a client the
+// listener took in is never refused: a graceful upgrade closes the old
+// listener while the new one accepts on the same socket. Connections
+// already accepted stay open. Calling Close again returns the first result.
 func (ln *Listener) Close() error {
 	ln.once.Do(func() {
 		close(ln.closing)
@@ -131,6 +149,7 @@ func (ln *Listener) Shutdown(ctx context.Context) error {
 	err := ln.Close()
 	ln.mu.Lock()
 	ln.shutdown = true
+	ln.drainOnce.Do(func() { close(ln.draining) })
 	conns := make([]*MessageConn, 0, len(ln.conns))
 	for c := range ln.conns {
 		conns = append(conns, c)
@@ -168,6 +187,7 @@ func (ln *Listener) Stats() Stats {
 	ln.mu.Lock()
 	defer ln.mu.Unlock()
 	s := ln.counters.snapshot()
+	s.Handshaking = ln.handshakes.Load()
 	for c := range ln.conns {
 		s.add(&c.counters)
 	}
@@ -211,6 +231,7 @@ func (ln *Listener) acceptLoop() {
 			continue
 		}
 		ln.handshakes.Add(1)
+		ln.hsWG.Add(1)
 		go ln.serveHandshake(nc)
 	}
 }
@@ -238,28 +259,53 @@ func (ln *Listener) serveHandshake(nc *net.UnixConn) {
 	// holds a MaxConns slot instead.
 	ln.handshakes.Add(-1)
 	if c == nil {
+		ln.hsWG.Done()
 		return
 	}
+	if ln.handOut(c) {
+		return
+	}
+	// Upgraded while the listener shut down, or nobody Accepts any more.
+	c.closeGracefully(context.Background(), &CloseError{Code: StatusGoingAway, Reason: "server stopped accepting"})
+}
+
+// handOut gives c to Accept and reports whether it was taken. Accept
+// learns that the listener is closed only after every handOut ended.
+func (ln *Listener) handOut(c *MessageConn) bool {
+	defer ln.hsWG.Done()
 	ln.mu.Lock()
 	ln.conns[c] = struct{}{}
 	ln.counters.accepted.Add(1)
 	late := ln.shutdown
 	ln.mu.Unlock()
-	if !late {
-		select {
-		case ln.accepted <- c:
-			return
-		case <-ln.closing:
-		}
+	if late {
+		return false
 	}
-	// Upgraded while the listener closed: nobody will Accept it.
-	c.closeGracefully(context.Background(), &CloseError{Code: StatusGoingAway, Reason: "server stopped accepting"})
+	select {
+	case ln.accepted <- c:
+		return true
+	case <-ln.draining:
+		return false
+	case <-ln.closing:
+	}
+	// Closed while this handshake was in progress: an Accept may still
+	// take it, but not forever.
+	wait := time.NewTimer(ln.opts.HandshakeTimeout)
+	defer wait.Stop()
+	select {
+	case ln.accepted <- c:
+		return true
+	case <-ln.draining:
+	case <-wait.C:
+	}
+	return false
 }
 
-// reserve takes a connection slot, or reports false at MaxConns or when shutting down.
+// reserve takes a connection slot, or reports false at MaxConns or when
+// shutting down. A Close alone refuses nothing that it already took in.
 func (ln *Listener) reserve() bool {
 	select {
-	case <-ln.closing:
+	case <-ln.draining:
 		return false
 	default:
 	}

@@ -1,9 +1,11 @@
 package dorrit_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -232,5 +234,55 @@ func TestShutdown(t *testing.T) {
 	}
 	if s := ln.Stats(); s.Live != 0 {
 		t.Fatalf("%d connections live after Shutdown", s.Live)
+	}
+}
+
+// Close stops accepting but refuses nothing it already took in: a
+// handshake in progress completes with 101 and Accept hands its connection
+// out, then reports the listener closed. (A graceful upgrade closes the old
+// listener while clients are mid-handshake.)
+func TestCloseHandsOutHandshakesInProgress(t *testing.T) {
+	ln, err := dorrit.Listen(dorrit.Options{Path: filepath.Join(t.TempDir(), "s.sock")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("unix", sockPath(ln))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	req := "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	nc.Write([]byte(req[:20]))
+	for deadline := time.Now().Add(10 * time.Second); ln.Stats().Handshaking != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not take the connection in within 10 s")
+		}
+	}
+	accepted := make(chan *dorrit.MessageConn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	nc.Write([]byte(req[20:]))
+	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake in progress at Close: %s, want 101", resp.Status)
+	}
+	if c := <-accepted; c == nil {
+		t.Fatal("Accept did not hand out the connection upgraded after Close")
+	} else {
+		c.CloseNow()
+	}
+	if _, err := ln.Accept(); !errors.Is(err, dorrit.ErrClosed) {
+		t.Fatalf("Accept once nothing is in progress: %v, want ErrClosed", err)
 	}
 }

@@ -5,10 +5,11 @@ import "sync/atomic"
 // Stats are a listener's live figures since Listen. Every field counts
 // events, except Live.
 type Stats struct {
-	Live     int64  // connections open now, counted from the capacity check of their handshake
-	Accepted uint64 // connections upgraded
-	Refused  RefusedStats
-	Dropped  DroppedStats
+	Live        int64  // connections open now, counted from the capacity check of their handshake
+	Handshaking int64  // sockets accepted whose upgrade request is still being read or answered
+	Accepted    uint64 // connections upgraded
+	Refused     RefusedStats
+	Dropped     DroppedStats
 
 	// QueueFull counts Writes refused with ErrQueueFull (the connection stays).
 	QueueFull uint64

@@ -41,8 +41,12 @@ const iovBatch = 64
 //
 // Write never blocks. It fails with ErrEmptyMessage for an empty msg,
 // ErrQueueFull when the client is too slow (nothing queued before is lost),
-// ErrMessageTooLarge when msg could never fit in the queue, and ErrClosed
-// once Close or CloseNow was called or the connection ended.
+// ErrMessageTooLarge when msg could never fit in the queue, and, once a
+// close has begun (Close, Shutdown, the client's close frame, a failure),
+// the *CloseError that says why (errors.Is(err, ErrClosed) holds). A
+// handler that gets it should return and let its deferred Close wait for
+// the drain: CloseNow there would drop what is still queued and reset a
+// client that is still sending.
 func (c *MessageConn) Write(msg []byte) error {
 	if len(msg) == 0 {
 		return ErrEmptyMessage
