@@ -50,13 +50,13 @@ func Listen(o Options) (*Listener, error) {
 		return nil, err
 	}
 	ln := &Listener{
-		opts:     o,
-		accepted: make(chan *MessageConn),
+		opts:      o,
+		accepted:  make(chan *MessageConn),
 		closing:   make(chan struct{}),
 		loopDone:  make(chan struct{}),
 		handedOut: make(chan struct{}),
 		draining:  make(chan struct{}),
-		conns:    make(map[*MessageConn]struct{}),
+		conns:     make(map[*MessageConn]struct{}),
 	}
 	if o.Listener != nil {
 		ln.ul, err = adoptListener(o.Listener)
