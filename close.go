@@ -35,8 +35,9 @@ const (
 
 // Close ends the connection gracefully with 1000: reading stops (a Read in
 // progress returns an error matching ErrClosed), every queued frame is
-// delivered, then the close frame, and the client's answer is awaited for
-// at most 5 s.
+// delivered, then the close frame; then the write side is shut and what
+// the client still sends is discarded until its answer or end of stream,
+// for at most 2 s (the lingering close below).
 //
 // Close takes as long as the client keeps reading; it gives up only when
 // the socket has taken no bytes for 5 s, and then closes the socket.

@@ -59,7 +59,7 @@ func (c *MessageConn) Read(ctx context.Context) ([]byte, error) {
 	return c.read(ctx)
 }
 
-var errReadAfterCloseRead = fmt.Errorf("%w for Read: CloseRead was called, and its goroutine reads", ErrClosed)
+var errReadAfterCloseRead = fmt.Errorf("%w: Read after CloseRead (CloseRead's goroutine reads this connection)", ErrClosed)
 
 func (c *MessageConn) read(ctx context.Context) ([]byte, error) {
 	// Once reading is over, say so without waiting for readMu: a closing
@@ -308,7 +308,7 @@ func (c *MessageConn) fill(ctx context.Context) error {
 	}
 
 	err := c.raw.Read(c.readFn)
-	for err != nil && errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil && c.staleInterrupt() {
+	for errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil && c.staleInterrupt() {
 		err = c.raw.Read(c.readFn)
 	}
 	if err == nil {
