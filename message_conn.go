@@ -1,9 +1,12 @@
 package dorrit
 
 import (
+	"bufio"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,7 +26,7 @@ type MessageConn struct {
 	nc         *net.UnixConn
 	raw        syscall.RawConn
 	ln         *Listener
-	header     http.Header // of the forwarded upgrade request
+	header     *string // the forwarded request's other header lines, nil if none
 	host       string
 	requestURI string
 	protocol   string
@@ -75,7 +78,7 @@ type MessageConn struct {
 func (c *MessageConn) ID() uint64 { return c.id }
 
 // Cookie is the client's Cookie header as the front server forwarded it ("" if none).
-func (c *MessageConn) Cookie() string { return c.header.Get("Cookie") }
+func (c *MessageConn) Cookie() string { return c.headerValue("Cookie") }
 
 // Host is the virtual host the client asked for: the forwarded Host header.
 func (c *MessageConn) Host() string { return c.host }
@@ -85,9 +88,30 @@ func (c *MessageConn) Protocol() string { return c.protocol }
 
 // Header is the forwarded upgrade request's header, without the fields of
 // the handshake itself (Upgrade, Connection, Sec-WebSocket-Key and
-// -Version): nil when nothing else was forwarded, which Get and range
-// read as empty. Do not modify it.
-func (c *MessageConn) Header() http.Header { return c.header }
+// -Version): nil when nothing else was forwarded, which Get and range read
+// as empty. It is parsed on each call from the lines kept since the
+// handshake, so the caller owns the result; read it once if you need it
+// often.
+func (c *MessageConn) Header() http.Header {
+	if c.header == nil {
+		return nil
+	}
+	h, _ := textproto.NewReader(bufio.NewReader(strings.NewReader(*c.header + "\r\n\r\n"))).ReadMIMEHeader()
+	return http.Header(h) // the lines were parsed once at the handshake: no error
+}
+
+// headerValue is Header().Get(key) without parsing every line; key is canonical.
+func (c *MessageConn) headerValue(key string) string {
+	if c.header == nil {
+		return ""
+	}
+	for line := range strings.SplitSeq(*c.header, "\r\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
 
 // URL is the path and query of the forwarded upgrade request, e.g.
 // /chat?room=1. Only the header and this string are kept after the
@@ -180,25 +204,37 @@ func (c *MessageConn) finish(why *CloseError) (dropped int, ours bool) {
 }
 
 // forwardedHeader keeps what the application may want of the request's
-// header: the handshake's own fields are spent, and every idle connection
-// would carry them.
-func forwardedHeader(h http.Header) http.Header {
+// header as one block of "Key: value" lines: the handshake's own fields
+// are spent, and a map of many small headers costs several times their
+// size for the connection's whole life (7 KB of the headers a front server
+// and a browser send cost 29 KiB per idle connection as a map, 12 KiB as
+// one string; BENCHMARKS.md).
+func forwardedHeader(h http.Header) *string {
 	n := 0
-	for k := range h {
+	for k, vs := range h {
 		if !handshakeField(k) {
-			n++
+			for _, v := range vs {
+				n += len(k) + len(": \r\n") + len(v)
+			}
 		}
 	}
 	if n == 0 {
 		return nil // reads like an empty header, costs nothing
 	}
-	kept := make(http.Header, n)
-	for k, v := range h {
+	var b strings.Builder
+	b.Grow(n)
+	for k, vs := range h {
 		if !handshakeField(k) {
-			kept[k] = v
+			for _, v := range vs {
+				b.WriteString(k)
+				b.WriteString(": ")
+				b.WriteString(v)
+				b.WriteString("\r\n")
+			}
 		}
 	}
-	return kept
+	s := strings.TrimSuffix(b.String(), "\r\n")
+	return &s
 }
 
 func handshakeField(k string) bool {

@@ -28,6 +28,7 @@ import (
 
 func main() {
 	n := flag.Int("n", 10000, "idle connections to open")
+	headerBytes := flag.Int("header-bytes", 0, "extra request header bytes per connection, as small headers (nginx forwards ~7 KB)")
 	serve := flag.String("serve", "", "internal: run the echo server on this socket")
 	flag.Parse()
 	raiseFileLimit()
@@ -60,10 +61,11 @@ func main() {
 		fmt.Sscan(out.Text(), &rss, &heap, &stack)
 		return
 	}
+	extra := smallHeaders(*headerBytes)
 	rss0, heap0, stack0 := measure()
 	conns := make([]net.Conn, 0, *n)
 	for i := 0; i < *n; i++ {
-		c, err := dialWebSocket(sock)
+		c, err := dialWebSocket(sock, extra)
 		if err != nil {
 			log.Fatalf("connection %d: %v", i, err)
 		}
@@ -72,7 +74,7 @@ func main() {
 	time.Sleep(time.Second) // let every handshake goroutine finish and park
 	rss1, heap1, stack1 := measure()
 	per := func(a, b int64) float64 { return float64(b-a) / float64(*n) / 1024 }
-	fmt.Printf("idle connections: %d (%s, %s)\n", *n, runtime.Version(), runtime.GOARCH)
+	fmt.Printf("idle connections: %d (%s, %s), %d extra header bytes each\n", *n, runtime.Version(), runtime.GOARCH, len(extra))
 	fmt.Printf("RSS per connection:    %.2f KiB\n", per(rss0, rss1))
 	fmt.Printf("heap per connection:   %.2f KiB\n", per(heap0, heap1))
 	fmt.Printf("stacks per connection: %.2f KiB (the application's goroutine blocked in Read)\n", per(stack0, stack1))
@@ -142,13 +144,23 @@ func rssBytes() int64 {
 	return 0
 }
 
-func dialWebSocket(path string) (net.Conn, error) {
+// smallHeaders is about n bytes of distinct headers of the size a front
+// server and a browser add (X-Forwarded-*, cookies, client hints).
+func smallHeaders(n int) string {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "X-Extra-%d: value-%d-abcdefghij\r\n", i, i)
+	}
+	return b.String()
+}
+
+func dialWebSocket(path, extra string) (net.Conn, error) {
 	c, err := net.Dial("unix", path)
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"+extra+"\r\n")
 	buf := make([]byte, 512)
 	n, err := c.Read(buf)
 	if err != nil {
