@@ -72,10 +72,17 @@ func parseHeader(b []byte) (h header, ok bool) {
 
 func isControl(op byte) bool { return op&0x8 != 0 }
 
+// maxFragments bounds the frames of one incoming message. Fragments with a
+// payload are bounded by the size rule, but empty ones cost the client
+// nothing (a million were accepted); 1,024 lets a full-size message arrive
+// in 64-byte pieces.
+const maxFragments = 1024
+
 // checkHeader applies RFC 6455 and the dorrit rules to a client frame header
 // before any of its payload is read. inMessage says whether a fragmented
-// message is being reassembled, soFar how many payload bytes it already has.
-func checkHeader(h header, inMessage bool, soFar, maxPayload int) (StatusCode, dropReason, string) {
+// message is being reassembled, soFar how many payload bytes and fragments
+// it already has.
+func checkHeader(h header, inMessage bool, soFar, fragments, maxPayload int) (StatusCode, dropReason, string) {
 	switch {
 	case h.rsv != 0:
 		return StatusProtocolError, dropProtocol, "reserved bits set without a negotiated extension"
@@ -90,6 +97,9 @@ func checkHeader(h header, inMessage bool, soFar, maxPayload int) (StatusCode, d
 	case opContinuation:
 		if !inMessage {
 			return StatusProtocolError, dropProtocol, "continuation frame without a message to continue"
+		}
+		if fragments >= maxFragments {
+			return StatusMessageTooBig, dropTooBig, "message in more than 1024 fragments"
 		}
 	case opBinary:
 		return StatusUnsupportedData, dropBinary, "binary messages are not accepted"

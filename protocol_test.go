@@ -108,3 +108,38 @@ func TestPingBetweenFragments(t *testing.T) {
 		t.Fatalf("got %q %v", got, err)
 	}
 }
+
+// A message may arrive in at most 1,024 fragments: empty continuation
+// frames cost the client nothing and would otherwise keep a message open
+// without end.
+func TestFragmentCountBounded(t *testing.T) {
+	ln := serve(t, dorrit.Options{}, echo)
+	c := dialRaw(t, ln)
+	send := func(n int, last string) {
+		t.Helper()
+		var b []byte
+		for i := range n {
+			op := byte(wstest.OpContinuation)
+			if i == 0 {
+				op = wstest.OpText
+			}
+			p := []byte{}
+			if i == n-1 {
+				p = []byte(last)
+			}
+			b, _ = wstest.AppendFrame(b, wstest.Frame{Fin: i == n-1, Opcode: op, Payload: p})
+		}
+		if err := c.WriteRaw(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(1024, "in 1024 fragments")
+	if _, got, err := c.ReadMessage(); err != nil || string(got) != "in 1024 fragments" {
+		t.Fatalf("1,024 fragments: %q %v", got, err)
+	}
+	send(1025, "in 1025 fragments")
+	expectClose(t, c, 1009)
+	if s := ln.Stats(); s.Dropped.TooBig != 1 {
+		t.Fatalf("Stats.Dropped.TooBig = %d, want 1", s.Dropped.TooBig)
+	}
+}

@@ -25,7 +25,8 @@ type reader struct {
 	done       int    // payload bytes of h already unmasked and checked
 	haveHeader bool
 
-	inMessage bool // a fragmented text message is being reassembled
+	inMessage bool   // a fragmented text message is being reassembled
+	fragments uint16 // its frames so far, bounded by maxFragments
 	utf8      utf8State
 	msg       *[]byte // its bytes so far
 
@@ -163,13 +164,17 @@ func (c *MessageConn) nextMessage() (msg []byte, ok bool) {
 			if rd.msg != nil {
 				soFar = len(*rd.msg)
 			}
-			if code, why, text := checkHeader(h, rd.inMessage, soFar, c.maxPayload); code != 0 {
+			if code, why, text := checkHeader(h, rd.inMessage, soFar, int(rd.fragments), c.maxPayload); code != 0 {
 				c.fail(code, why, text)
 				return nil, false
 			}
 			rd.h, rd.haveHeader, rd.done = h, true, 0
-			if h.opcode == opText {
+			switch h.opcode {
+			case opText:
 				rd.utf8.reset()
+				rd.fragments = 1
+			case opContinuation:
+				rd.fragments++
 			}
 		}
 		h := &rd.h
