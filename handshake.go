@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -63,7 +62,8 @@ func refuseUnavailable(count func(*listenerCounters), format string, args ...any
 func (ln *Listener) handshake(nc *net.UnixConn) *MessageConn {
 	deadline := time.Now().Add(ln.opts.HandshakeTimeout)
 	nc.SetDeadline(deadline)
-	lr := &io.LimitedReader{R: nc, N: maxRequestBytes}
+	sock := &readErr{r: nc}
+	lr := &io.LimitedReader{R: sock, N: maxRequestBytes}
 	br := bufioReaders.Get().(*bufio.Reader)
 	br.Reset(lr)
 	defer func() {
@@ -73,11 +73,13 @@ func (ln *Listener) handshake(nc *net.UnixConn) *MessageConn {
 
 	req, err := http.ReadRequest(br)
 	if err != nil {
-		var ne net.Error
 		switch {
 		case lr.N == 0:
 			ln.refuse(nc, refuseBad(http.StatusRequestHeaderFieldsTooLarge, "", "upgrade request over %d bytes", maxRequestBytes))
-		case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		case sock.err != nil:
+			// The socket ran dry (timeout, or the client left) before the
+			// request was whole, wherever it was cut; net/http reports a
+			// request line cut at the deadline as malformed.
 			ln.counters.refTimeout.Add(1)
 			nc.Close()
 		default:
@@ -119,6 +121,20 @@ func (ln *Listener) handshake(nc *net.UnixConn) *MessageConn {
 		return nil
 	}
 	return c
+}
+
+// readErr remembers the first error its reader returned.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 // checkUpgrade applies RFC 6455 §4.2.1 to the request.

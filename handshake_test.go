@@ -355,3 +355,23 @@ func TestHandshakesInProgressBounded(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A request still incomplete at HandshakeTimeout is a timeout, wherever it
+// was cut (slowloris sends a line in pieces): the client gets no answer and
+// Stats counts it as Refused.Timeout, not as a bad request.
+func TestHandshakeCutMidLineIsATimeout(t *testing.T) {
+	ln := serve(t, dorrit.Options{HandshakeTimeout: 200 * time.Millisecond}, echo)
+	for _, cut := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n",            // between lines
+		"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: web", // inside a header line
+		"GET / HT",                                  // inside the request line
+	} {
+		if got := rawRequest(t, ln, cut); got != "" {
+			t.Errorf("request cut as %q: answered %q, want no answer", cut, got)
+		}
+	}
+	waitStats(t, ln, func(s dorrit.Stats) bool { return s.Refused.Timeout == 3 })
+	if s := ln.Stats(); s.Refused.BadRequest != 0 {
+		t.Fatalf("Stats.Refused.BadRequest = %d, want 0", s.Refused.BadRequest)
+	}
+}
