@@ -62,6 +62,10 @@ func refuseUnavailable(count func(*listenerCounters), format string, args ...any
 func (ln *Listener) handshake(nc *net.UnixConn) *MessageConn {
 	deadline := time.Now().Add(ln.opts.HandshakeTimeout)
 	nc.SetDeadline(deadline)
+	if r := ln.peers.check(nc); r != nil {
+		ln.refuse(nc, r)
+		return nil
+	}
 	sock := &readErr{r: nc}
 	lr := &io.LimitedReader{R: sock, N: maxRequestBytes}
 	br := bufioReaders.Get().(*bufio.Reader)

@@ -17,6 +17,7 @@ var connIDs atomic.Uint64
 // slow client never delays another; Accept hands out upgraded connections.
 type Listener struct {
 	opts     Options
+	peers    peerFilter
 	ul       *net.UnixListener
 	file     *socketFile // nil for an adopted listener
 	counters listenerCounters
@@ -57,6 +58,9 @@ func Listen(o Options) (*Listener, error) {
 		handedOut: make(chan struct{}),
 		draining:  make(chan struct{}),
 		conns:     make(map[*MessageConn]struct{}),
+	}
+	if ln.peers, err = newPeerFilter(o); err != nil {
+		return nil, err
 	}
 	if o.Listener != nil {
 		ln.ul, err = adoptListener(o.Listener)

@@ -97,6 +97,16 @@ type Options struct {
 	// numeric IDs). Changing them needs root.
 	SocketUser, SocketGroup string
 
+	// PeerUsers and PeerGroups, when either is set, admit only the
+	// processes that run as one of these users, or with one of these
+	// groups as their group (names or numeric IDs), as the kernel reports
+	// the connecting process (SO_PEERCRED: its effective uid and gid when it
+	// connected; supplementary groups are not seen). Any other peer gets
+	// 403 before a byte of its request is read (Stats.Refused.Peer). Use it
+	// to let only the front server's account in (PeerUsers: {"www-data"})
+	// where the socket's group is wider than that. root is not implied.
+	PeerUsers, PeerGroups []string
+
 	// SocketMode is the socket file's permission bits; 0 means 0770 (srwxrwx---).
 	SocketMode os.FileMode
 

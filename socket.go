@@ -83,24 +83,40 @@ func (f *socketFile) remove() {
 func lookupOwner(userName, groupName string) (uid, gid int, err error) {
 	uid, gid = -1, -1
 	if userName != "" {
-		if uid, err = strconv.Atoi(userName); err != nil {
-			u, lerr := user.Lookup(userName)
-			if lerr != nil {
-				return -1, -1, fmt.Errorf("%w: SocketUser %q: no such user", ErrInvalidOptions, userName)
-			}
-			uid, _ = strconv.Atoi(u.Uid)
+		if uid, err = lookupUID(userName, "SocketUser"); err != nil {
+			return -1, -1, err
 		}
 	}
 	if groupName != "" {
-		if gid, err = strconv.Atoi(groupName); err != nil {
-			g, lerr := user.LookupGroup(groupName)
-			if lerr != nil {
-				return -1, -1, fmt.Errorf("%w: SocketGroup %q: no such group", ErrInvalidOptions, groupName)
-			}
-			gid, _ = strconv.Atoi(g.Gid)
+		if gid, err = lookupGID(groupName, "SocketGroup"); err != nil {
+			return -1, -1, err
 		}
 	}
 	return uid, gid, nil
+}
+
+// lookupUID resolves a user name or numeric ID given in the option field.
+func lookupUID(name, field string) (int, error) {
+	if id, err := strconv.Atoi(name); err == nil {
+		return id, nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return -1, fmt.Errorf("%w: %s %q: no such user", ErrInvalidOptions, field, name)
+	}
+	return strconv.Atoi(u.Uid)
+}
+
+// lookupGID resolves a group name or numeric ID given in the option field.
+func lookupGID(name, field string) (int, error) {
+	if id, err := strconv.Atoi(name); err == nil {
+		return id, nil
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return -1, fmt.Errorf("%w: %s %q: no such group", ErrInvalidOptions, field, name)
+	}
+	return strconv.Atoi(g.Gid)
 }
 
 // adoptListener checks an inherited listener: dorrit serves stream

@@ -35,6 +35,7 @@ type RefusedStats struct {
 	Origin       uint64 // cross-site origin: 403
 	Unauthorized uint64 // Options.Authorize said no: 403
 	Timeout      uint64 // request not complete within HandshakeTimeout, or the client left
+	Peer         uint64 // connecting process not in Options.PeerUsers/PeerGroups: 403
 }
 
 // DroppedStats count connections dorrit failed because of what the client
@@ -54,7 +55,7 @@ func (d DroppedStats) Total() uint64 {
 
 // Total is the number of handshakes refused for any reason.
 func (r RefusedStats) Total() uint64 {
-	return r.Full + r.BadRequest + r.Origin + r.Unauthorized + r.Timeout
+	return r.Full + r.BadRequest + r.Origin + r.Unauthorized + r.Timeout + r.Peer
 }
 
 // dropReason says which DroppedStats counter a failure counts in.
@@ -82,6 +83,7 @@ type connCounters struct {
 type listenerCounters struct {
 	live, accepted                                        atomic.Int64
 	refFull, refBad, refOrigin, refUnauth, refTimeout     atomic.Uint64
+	refPeer                                               atomic.Uint64
 	dropBinary, dropTooBig, dropProtocol, dropBadUTF8     atomic.Uint64
 	dropPongTimeout, undelivered, lingerExpired           atomic.Uint64
 	queueFull, messagesIn, messagesOut, bytesIn, bytesOut atomic.Uint64
@@ -117,7 +119,7 @@ func (lc *listenerCounters) snapshot() Stats {
 		Accepted: uint64(lc.accepted.Load()),
 		Refused: RefusedStats{
 			Full: lc.refFull.Load(), BadRequest: lc.refBad.Load(), Origin: lc.refOrigin.Load(),
-			Unauthorized: lc.refUnauth.Load(), Timeout: lc.refTimeout.Load(),
+			Unauthorized: lc.refUnauth.Load(), Timeout: lc.refTimeout.Load(), Peer: lc.refPeer.Load(),
 		},
 		Dropped: DroppedStats{
 			Binary: lc.dropBinary.Load(), TooBig: lc.dropTooBig.Load(),
