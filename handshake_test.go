@@ -362,9 +362,9 @@ func TestHandshakesInProgressBounded(t *testing.T) {
 func TestHandshakeCutMidLineIsATimeout(t *testing.T) {
 	ln := serve(t, dorrit.Options{HandshakeTimeout: 200 * time.Millisecond}, echo)
 	for _, cut := range []string{
-		"GET / HTTP/1.1\r\nHost: x\r\n",            // between lines
+		"GET / HTTP/1.1\r\nHost: x\r\n",             // between lines
 		"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: web", // inside a header line
-		"GET / HT",                                  // inside the request line
+		"GET / HT", // inside the request line
 	} {
 		if got := rawRequest(t, ln, cut); got != "" {
 			t.Errorf("request cut as %q: answered %q, want no answer", cut, got)
