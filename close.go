@@ -245,6 +245,9 @@ func (c *MessageConn) fail(code StatusCode, drop dropReason, reason string) {
 		}
 		dropped := c.queued
 		for _, f := range c.queue[keep:] {
+			if f.kind == frameData {
+				c.addQueued(-len(*f.buf))
+			}
 			putBuf(f.buf)
 		}
 		clear(c.queue[keep:])

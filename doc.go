@@ -36,7 +36,9 @@
 //   - Outgoing messages over BufferSize-5 bytes leave as fragments.
 //   - Write never blocks: at most 200 frames wait per connection, then
 //     Write returns ErrQueueFull and nothing queued before is lost.
-//     WriteContext waits for room instead.
+//     WriteContext waits for room instead. All queues together hold at
+//     most Options.MaxQueueBytes; past it the connections holding more
+//     than their share get ErrQueueFull.
 //   - At most MaxConns connections (default 2000): the next handshake gets
 //     503 with Retry-After and nothing is upgraded.
 //   - Close delivers every queued frame before the close frame; CloseNow

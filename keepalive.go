@@ -21,18 +21,27 @@ import (
 const keepaliveSteps = 4
 
 // keepaliveTick is the sweep's period for o, which withDefaults checked.
+// Without keepalive the listener's housekeeping still runs, for the queue
+// budget, every idleTick.
 func keepaliveTick(o Options) time.Duration {
+	if o.PingInterval <= 0 {
+		return idleTick
+	}
 	return max(min(o.PingInterval, o.PongTimeout)/keepaliveSteps, time.Millisecond)
 }
+
+const idleTick = 5 * time.Second
 
 // ticksFor is d in whole ticks, at least one.
 func ticksFor(d, tick time.Duration) uint32 {
 	return uint32(max((d+tick-1)/tick, 1))
 }
 
-// keepalive is the listener's sweep; it ends once the listener is closed and
-// its last connection has ended.
-func (ln *Listener) keepalive() {
+// housekeeping is the listener's sweep: keepalive, and giving memory back
+// after the queues drained. It ends once the listener is closed and its
+// last connection has ended.
+func (ln *Listener) housekeeping() {
+	keepalive := ln.opts.PingInterval > 0
 	tick := keepaliveTick(ln.opts)
 	pingAfter := ticksFor(ln.opts.PingInterval, tick)
 	dropAfter := ticksFor(ln.opts.PongTimeout, tick)
@@ -44,11 +53,16 @@ func (ln *Listener) keepalive() {
 		if now == 0 { // wrapped, after 2^32 ticks: 0 means "not pinged"
 			now = ln.clock.Add(1)
 		}
+		ln.giveBack()
 		ping, drop = ping[:0], drop[:0]
 		ln.mu.Lock()
 		if len(ln.conns) == 0 && ln.isClosed() {
 			ln.mu.Unlock()
 			return
+		}
+		if !keepalive {
+			ln.mu.Unlock()
+			continue
 		}
 		for c := range ln.conns {
 			last := c.lastRead.Load()

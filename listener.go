@@ -28,6 +28,10 @@ type Listener struct {
 	// clock counts keepalive ticks; connections note it when bytes arrive.
 	clock atomic.Uint32
 
+	// queued is what all queues hold, in budgetGranule steps; queuedPeak
+	// its highest value since memory was last given back (budget.go).
+	queued, queuedPeak atomic.Int64
+
 	accepted  chan *MessageConn
 	closing   chan struct{} // Close: no new sockets are accepted
 	loopDone  chan struct{}
@@ -77,9 +81,7 @@ func Listen(o Options) (*Listener, error) {
 		ln.hsWG.Wait() // no Add after loopDone: only the accept loop adds
 		close(ln.handedOut)
 	}()
-	if o.PingInterval > 0 {
-		go ln.keepalive()
-	}
+	go ln.housekeeping()
 	return ln, nil
 }
 
@@ -192,6 +194,7 @@ func (ln *Listener) Stats() Stats {
 	defer ln.mu.Unlock()
 	s := ln.counters.snapshot()
 	s.Handshaking = ln.handshakes.Load()
+	s.QueuedBytes = ln.queued.Load()
 	for c := range ln.conns {
 		s.add(&c.counters)
 	}

@@ -54,8 +54,9 @@ type MessageConn struct {
 	// Write side, guarded by wmu.
 	wmu        sync.Mutex
 	queue      []outFrame
-	qoff       int // bytes of queue[0] already written
-	queued     int // data frames in queue, bounded by MaxQueuedFrames
+	qoff       int    // bytes of queue[0] already written
+	queued     int32  // data frames in queue, bounded by MaxQueuedFrames
+	qbytes     uint32 // their bytes, for the listener's queue budget
 	pong       *[]byte
 	flushing   bool // someone owns the socket's write side: an inline pass or flushLoop
 	inlinePass bool // the owner is Write's own pass, which must not wait
@@ -186,7 +187,7 @@ func (c *MessageConn) finish(why *CloseError) (dropped int, ours bool) {
 		ours = true
 		c.wmu.Lock()
 		c.wstate = writeClosed
-		dropped = c.queued
+		dropped = int(c.queued)
 		c.ln.counters.undelivered.Add(uint64(dropped))
 		c.releaseQueue()
 		c.wakeRoomWaiters()

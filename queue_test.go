@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/wstest"
 )
 
 // numbered is the i-th message of a run, 8 KiB so that the socket buffer
@@ -222,4 +223,55 @@ func TestPartialWritesLoseNothing(t *testing.T) {
 			t.Fatalf("message %d of %d: %d bytes, %v", i, n, len(got), err)
 		}
 	}
+}
+
+// All queues together are bounded by MaxQueueBytes: clients that never
+// read are held back (ErrQueueFull) before their 200 frames once the
+// budget is spent, while a client that keeps up is still served, and
+// the bytes are counted back when the slow ones leave.
+func TestQueueBudgetHoldsBackSlowReaders(t *testing.T) {
+	const budget = 1 << 20
+	filled := make(chan int, 4)
+	ln := serve(t, dorrit.Options{MaxQueueBytes: budget}, func(c *dorrit.MessageConn) {
+		msg, err := c.Read(context.Background())
+		if err != nil || string(msg) != "slow" {
+			c.Write(msg)
+			echo(c) // the fast client: one answer per request
+			return
+		}
+		n := 0
+		for c.Write(numbered(n)) == nil {
+			n++
+		}
+		filled <- n
+		c.Read(context.Background()) // until the client leaves
+	})
+	fast := dialRaw(t, ln)
+	roundTrip(t, fast, "first")
+	var slow []*wstest.Conn
+	for range 4 {
+		c := dialRaw(t, ln)
+		c.WriteText([]byte("slow"))
+		if n := <-filled; n >= dorrit.MaxQueuedFrames {
+			t.Fatalf("a client that reads nothing got %d frames queued: the budget of %d bytes did not hold it back", n, budget)
+		}
+		slow = append(slow, c)
+	}
+	s := ln.Stats()
+	if s.QueueBudget < 4 || s.QueuedBytes > 2*budget {
+		t.Fatalf("Stats: %d Writes held back by the budget, %d bytes queued; want ≥ 4 and ≤ %d", s.QueueBudget, s.QueuedBytes, 2*budget)
+	}
+	for i := range 50 {
+		msg := string(numbered(i))
+		if err := fast.WriteText([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := fast.ReadMessage(); err != nil || string(got) != msg {
+			t.Fatalf("the client that reads, answer %d: %.6q %v", i, got, err)
+		}
+	}
+	for _, c := range slow {
+		c.Close()
+	}
+	waitStats(t, ln, func(s dorrit.Stats) bool { return s.QueuedBytes == 0 && s.Live == 1 })
 }

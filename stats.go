@@ -11,8 +11,13 @@ type Stats struct {
 	Refused     RefusedStats
 	Dropped     DroppedStats
 
-	// QueueFull counts Writes refused with ErrQueueFull (the connection stays).
-	QueueFull uint64
+	// QueueFull counts Writes refused with ErrQueueFull (the connection
+	// stays); QueueBudget those of them refused because all queues together
+	// held Options.MaxQueueBytes. QueuedBytes is what the queues hold now,
+	// as the budget counts it (in 16 KiB steps per connection).
+	QueueFull   uint64
+	QueueBudget uint64
+	QueuedBytes int64
 
 	// Undelivered counts queued data frames that never reached the client
 	// because the connection ended first: CloseNow, a graceful close that
@@ -86,6 +91,7 @@ type listenerCounters struct {
 	refPeer                                               atomic.Uint64
 	dropBinary, dropTooBig, dropProtocol, dropBadUTF8     atomic.Uint64
 	dropPongTimeout, undelivered, lingerExpired           atomic.Uint64
+	queueBudget                                           atomic.Uint64
 	queueFull, messagesIn, messagesOut, bytesIn, bytesOut atomic.Uint64
 }
 
@@ -128,6 +134,7 @@ func (lc *listenerCounters) snapshot() Stats {
 		},
 		QueueFull:     lc.queueFull.Load(),
 		Undelivered:   lc.undelivered.Load(),
+		QueueBudget:   lc.queueBudget.Load(),
 		LingerExpired: lc.lingerExpired.Load(),
 		MessagesIn:    lc.messagesIn.Load(),
 		MessagesOut:   lc.messagesOut.Load(),

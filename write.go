@@ -60,7 +60,12 @@ func (c *MessageConn) Write(msg []byte) error {
 		c.wmu.Unlock()
 		return c.closedErr()
 	}
-	if c.queued+frames > MaxQueuedFrames {
+	full := int(c.queued)+frames > MaxQueuedFrames
+	if !full && c.overBudget(len(msg)) {
+		full = true
+		c.ln.counters.queueBudget.Add(1)
+	}
+	if full {
 		c.wmu.Unlock()
 		c.counters.queueFull.Add(1)
 		return ErrQueueFull
@@ -91,7 +96,7 @@ func (c *MessageConn) WriteContext(ctx context.Context, msg []byte) error {
 			c.wmu.Unlock()
 			return c.closedErr()
 		}
-		if c.queued+(len(msg)+c.maxPayload-1)/c.maxPayload <= MaxQueuedFrames {
+		if int(c.queued)+(len(msg)+c.maxPayload-1)/c.maxPayload <= MaxQueuedFrames && !c.overBudget(len(msg)) {
 			c.wmu.Unlock() // room appeared between Write and here
 			continue
 		}
@@ -118,13 +123,19 @@ func (c *MessageConn) enqueueMessage(msg []byte) {
 		b := getBuf(maxServerHeader + n)
 		hl := putHeader((*b)[:maxServerHeader], fin, op, n)
 		*b = append((*b)[:hl], msg[:n]...)
-		c.push(outFrame{buf: b, kind: frameData})
-		c.queued++
+		c.pushData(b)
 		if fin {
 			return
 		}
 		msg, op = msg[n:], opContinuation
 	}
+}
+
+// pushData queues a data frame and counts it. wmu is held.
+func (c *MessageConn) pushData(b *[]byte) {
+	c.push(outFrame{buf: b, kind: frameData})
+	c.queued++
+	c.addQueued(len(*b))
 }
 
 // push appends f to the queue, which starts from a pooled array whenever
@@ -355,6 +366,7 @@ func (c *MessageConn) consume(n int) {
 		switch f.kind {
 		case frameData:
 			c.queued--
+			c.addQueued(-len(*f.buf))
 		case frameControl:
 			if f.buf == c.pong {
 				c.pong = nil
@@ -384,5 +396,6 @@ func (c *MessageConn) releaseQueue() {
 	}
 	clear(c.queue)
 	putQueue(c.queue)
+	c.addQueued(-int(c.qbytes))
 	c.queue, c.qoff, c.queued, c.pong = nil, 0, 0, nil
 }

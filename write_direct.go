@@ -47,8 +47,7 @@ func (c *MessageConn) writeDirect(msg []byte) {
 		if sent < off+frameLen {
 			b := getBuf(frameLen)
 			*b = append(append((*b)[:0], hdr[:frameLen-n]...), rest[:n]...)
-			c.push(outFrame{buf: b, kind: frameData})
-			c.queued++
+			c.pushData(b)
 			if sent > off {
 				c.qoff = sent - off
 			}
