@@ -1,0 +1,233 @@
+// Command slowreaders measures what clients that send and never read can
+// make an echo server hold: it starts the README's echo server as a child
+// process, lets N clients send 64 KiB messages without reading (each one
+// reconnecting when dropped) for a while, and meanwhile times a normal
+// client's handshakes. It reports the child's peak RSS, the handshake
+// percentiles, and how long RSS takes to come back after the clients leave.
+//
+//	go run ./internal/cmd/slowreaders -n 200 -for 20s
+//	go run ./internal/cmd/slowreaders -n 200 -for 20s -max-queue-bytes -1   # no budget
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/dorritgo/dorrit"
+)
+
+func main() {
+	n := flag.Int("n", 200, "clients that send and never read")
+	dur := flag.Duration("for", 20*time.Second, "how long they send")
+	budget := flag.Int64("max-queue-bytes", 0, "the server's Options.MaxQueueBytes (0: its default, -1: none)")
+	serve := flag.String("serve", "", "internal: run the echo server on this socket")
+	flag.Parse()
+	raiseFileLimit()
+	if *serve != "" {
+		runServer(*serve, *budget)
+		return
+	}
+
+	dir, err := os.MkdirTemp("", "slowreaders")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "s.sock")
+	self, _ := os.Executable()
+	child := exec.Command(self, "-serve", sock, "-max-queue-bytes", strconv.FormatInt(*budget, 10))
+	child.Stderr = os.Stderr
+	in, _ := child.StdinPipe()
+	outPipe, _ := child.StdoutPipe()
+	if err := child.Start(); err != nil {
+		log.Fatal(err)
+	}
+	defer child.Process.Kill()
+	out := bufio.NewScanner(outPipe)
+	out.Scan() // "ready"
+	var mu sync.Mutex
+	rss := func(gc bool) int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		if gc {
+			fmt.Fprintln(in, "gc")
+		} else {
+			fmt.Fprintln(in, "rss")
+		}
+		out.Scan()
+		v, _ := strconv.ParseInt(out.Text(), 10, 64)
+		return v
+	}
+	idle := rss(true)
+
+	ctx, stop := context.WithTimeout(context.Background(), *dur)
+	var clients sync.WaitGroup
+	var conns []net.Conn
+	var cmu sync.Mutex
+	for range *n {
+		clients.Go(func() {
+			for ctx.Err() == nil {
+				c, err := dialWebSocket(sock)
+				if err != nil {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				cmu.Lock()
+				conns = append(conns, c)
+				cmu.Unlock()
+				frame := maskedText(64<<10 - 1) // the largest message the default allows
+				for ctx.Err() == nil {
+					c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+					if _, err := c.Write(frame); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+						break // dropped by the server: come back
+					}
+				}
+			}
+		})
+	}
+	var peak int64
+	var handshakes []time.Duration
+	for tick := time.NewTicker(100 * time.Millisecond); ctx.Err() == nil; <-tick.C {
+		peak = max(peak, rss(false))
+		start := time.Now()
+		if c, err := dialWebSocket(sock); err == nil {
+			handshakes = append(handshakes, time.Since(start))
+			c.Close()
+		}
+	}
+	stop()
+	clients.Wait()
+	for _, c := range conns {
+		c.Close()
+	}
+	left := time.Now()
+	back := time.Duration(-1)
+	for time.Since(left) < 30*time.Second {
+		time.Sleep(time.Second)
+		if rss(false) <= 2*idle {
+			back = time.Since(left)
+			break
+		}
+	}
+	slices.Sort(handshakes)
+	pct := func(p int) time.Duration {
+		if len(handshakes) == 0 {
+			return 0
+		}
+		return handshakes[len(handshakes)*p/100].Round(10 * time.Microsecond)
+	}
+	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+	fmt.Printf("%d slow readers for %v, MaxQueueBytes %d (%s, %s)\n", *n, *dur, *budget, runtime.Version(), runtime.GOARCH)
+	fmt.Printf("RSS idle %.0f MiB, peak %.0f MiB\n", mib(idle), mib(peak))
+	fmt.Printf("normal handshakes: %d, p50 %v, p90 %v, p99 %v\n", len(handshakes), pct(50), pct(90), pct(99))
+	if back >= 0 {
+		fmt.Printf("RSS within 2 × idle %v after the clients left\n", back.Round(time.Second))
+	} else {
+		fmt.Printf("RSS still %.0f MiB (over 2 × idle) 30 s after the clients left\n", mib(rss(false)))
+	}
+}
+
+// runServer is the README's echo server, reporting its RSS on request.
+func runServer(path string, budget int64) {
+	ln, err := dorrit.Listen(dorrit.Options{Path: path, MaxConns: 1 << 20, MaxQueueBytes: budget})
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				for {
+					msg, err := c.Read(context.Background())
+					if err != nil {
+						return
+					}
+					if err := c.Write(msg); err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		if in.Text() == "gc" {
+			runtime.GC()
+			debug.FreeOSMemory()
+		}
+		fmt.Println(rssBytes())
+	}
+}
+
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscan(v, &kb)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// maskedText is one masked text frame of n (126..65535) bytes of 'x', with
+// a zero mask key.
+func maskedText(n int) []byte {
+	b := []byte{0x81, 0x80 | 126, byte(n >> 8), byte(n), 0, 0, 0, 0}
+	return append(b, strings.Repeat("x", n)...)
+}
+
+func dialWebSocket(path string) (net.Conn, error) {
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	buf := make([]byte, 512)
+	n, err := c.Read(buf)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 101") {
+		c.Close()
+		return nil, fmt.Errorf("handshake refused: %q", buf[:n])
+	}
+	c.SetDeadline(time.Time{})
+	return c, nil
+}
+
+func raiseFileLimit() {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err == nil && r.Cur < r.Max {
+		r.Cur = r.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
+	}
+}
