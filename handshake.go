@@ -154,6 +154,15 @@ func checkUpgrade(r *http.Request) *refusal {
 	case r.Header.Get("Sec-WebSocket-Version") != "13":
 		return refuseBad(http.StatusUpgradeRequired, "Sec-WebSocket-Version: 13\r\n",
 			"unsupported Sec-WebSocket-Version %q; only 13 is spoken", r.Header.Get("Sec-WebSocket-Version"))
+	// The origin check compares Origin with Host, and Authorize reads
+	// both: a request that names its origin twice, or its host in an
+	// absolute-form target (which would win over Host), is ambiguous, and
+	// no browser or front server sends one. (Two Host headers are refused
+	// by http.ReadRequest already.)
+	case len(r.Header.Values("Origin")) > 1:
+		return refuseBad(http.StatusBadRequest, "", "more than one Origin header")
+	case r.URL.IsAbs() || r.URL.Host != "":
+		return refuseBad(http.StatusBadRequest, "", "absolute-form request target %q: a front server forwards the path only (nginx: proxy_pass http://unix:/path/to.socket; without a URI part)", r.RequestURI)
 	}
 	key, err := base64.StdEncoding.DecodeString(r.Header.Get("Sec-WebSocket-Key"))
 	if err != nil || len(key) != 16 {

@@ -375,3 +375,25 @@ func TestHandshakeCutMidLineIsATimeout(t *testing.T) {
 		t.Fatalf("Stats.Refused.BadRequest = %d, want 0", s.Refused.BadRequest)
 	}
 }
+
+// The origin check and Authorize cannot be sidestepped by the request's
+// form: header names in any case are the same header, and a request that
+// names its host or origin twice, or its host in the request target, is
+// refused as ambiguous.
+func TestOriginCheckCannotBeSidestepped(t *testing.T) {
+	ln := serve(t, dorrit.Options{}, echo)
+	const key = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+	cases := []struct{ name, req, want string }{
+		{"lower-case origin", "GET / HTTP/1.1\r\nHost: good.example\r\norigin: https://evil.example\r\n" + key + "\r\n", "HTTP/1.1 403"},
+		{"upper-case origin", "GET / HTTP/1.1\r\nHost: good.example\r\nORIGIN: https://evil.example\r\n" + key + "\r\n", "HTTP/1.1 403"},
+		{"two origins", "GET / HTTP/1.1\r\nHost: good.example\r\nOrigin: https://good.example\r\nOrigin: https://evil.example\r\n" + key + "\r\n", "HTTP/1.1 400"},
+		{"two hosts", "GET / HTTP/1.1\r\nHost: good.example\r\nHost: evil.example\r\nOrigin: https://evil.example\r\n" + key + "\r\n", "HTTP/1.1 400"},
+		{"absolute-form target", "GET http://evil.example/ HTTP/1.1\r\nHost: good.example\r\nOrigin: https://evil.example\r\n" + key + "\r\n", "HTTP/1.1 400"},
+		{"same origin", "GET / HTTP/1.1\r\nHost: good.example\r\nOrigin: https://good.example\r\n" + key + "\r\n", "HTTP/1.1 101"},
+	}
+	for _, tc := range cases {
+		if got := rawRequest(t, ln, tc.req); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: got %q, want %s", tc.name, got, tc.want)
+		}
+	}
+}
