@@ -1,6 +1,8 @@
 package dorrit_test
 
 import (
+	"context"
+	"strconv"
 	"testing"
 
 	"github.com/dorritgo/dorrit"
@@ -142,4 +144,78 @@ func TestFragmentCountBounded(t *testing.T) {
 	if s := ln.Stats(); s.Dropped.TooBig != 1 {
 		t.Fatalf("Stats.Dropped.TooBig = %d, want 1", s.Dropped.TooBig)
 	}
+}
+
+// Data a client sends after its close frame is not delivered: the server
+// answers the close and the application never sees the message.
+func TestDataAfterCloseIgnored(t *testing.T) {
+	got := make(chan string, 4)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		for {
+			msg, err := c.Read(context.Background())
+			if err != nil {
+				close(got)
+				return
+			}
+			got <- string(msg)
+		}
+	})
+	c := dialRaw(t, ln)
+	var b []byte
+	b, _ = wstest.AppendFrame(b, wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("before")})
+	b, _ = wstest.AppendFrame(b, wstest.Frame{Fin: true, Opcode: wstest.OpClose, Payload: []byte{0x03, 0xe8}})
+	b, _ = wstest.AppendFrame(b, wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("after")})
+	if err := c.WriteRaw(b); err != nil {
+		t.Fatal(err)
+	}
+	expectClose(t, c, 1000)
+	var seen []string
+	for m := range got {
+		seen = append(seen, m)
+	}
+	if len(seen) != 1 || seen[0] != "before" {
+		t.Fatalf("the application read %q, want only \"before\"", seen)
+	}
+}
+
+// A client that floods pings and reads nothing gets one pong per ping it
+// is still waiting for at most: unanswered pings are answered by the
+// newest pong only, so the flood cannot grow the server's queue, and other
+// clients are served meanwhile.
+func TestPingFloodBounded(t *testing.T) {
+	ln := serve(t, dorrit.Options{}, echo)
+	flood := dialRaw(t, ln)
+	other := dialRaw(t, ln)
+	const pings = 50000
+	var b []byte
+	for i := range pings {
+		b, _ = wstest.AppendFrame(b, wstest.Frame{Fin: true, Opcode: wstest.OpPing, Payload: []byte(strconv.Itoa(i))})
+	}
+	sent := make(chan error, 1)
+	go func() { sent <- flood.WriteRaw(b) }()
+	roundTrip(t, other, "served during the flood")
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	pongs, last := 0, strconv.Itoa(pings-1)
+	for {
+		f, err := flood.ReadFrame()
+		if err != nil {
+			t.Fatalf("after %d pongs: %v", pongs, err)
+		}
+		if f.Opcode != wstest.OpPong {
+			t.Fatalf("got opcode %d, want pongs only", f.Opcode)
+		}
+		pongs++
+		if string(f.Payload) == last {
+			break
+		}
+	}
+	if pongs >= pings/2 {
+		t.Fatalf("%d pongs for %d pings sent without reading: the server answered nearly each one", pongs, pings)
+	}
+	if s := ln.Stats(); s.QueuedBytes != 0 {
+		t.Fatalf("Stats.QueuedBytes = %d after the flood", s.QueuedBytes)
+	}
+	roundTrip(t, flood, "still open")
 }
