@@ -3,6 +3,7 @@ package dorrit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync/atomic"
 	"time"
@@ -237,30 +238,62 @@ func (c *MessageConn) fail(code StatusCode, drop dropReason, reason string) {
 	c.ln.counters.drop(drop)
 	ce := &CloseError{Code: code, Reason: reason}
 	c.rd.err = ce
-	c.wmu.Lock()
-	if c.wstate == writeOpen {
-		keep := 0
-		if c.qoff > 0 {
-			keep = 1 // the frame on its way must end whole
-		}
-		dropped := c.queued
-		for _, f := range c.queue[keep:] {
-			if f.kind == frameData {
-				c.addQueued(-len(*f.buf))
-			}
-			putBuf(f.buf)
-		}
-		clear(c.queue[keep:])
-		c.queue = c.queue[:keep]
-		c.queued, c.pong = 0, nil
-		if keep == 1 && c.queue[0].kind == frameData {
-			c.queued = 1
-		}
-		c.ln.counters.undelivered.Add(uint64(dropped - c.queued))
+	c.abort(ce)
+}
+
+// Drop ends the connection now, for a client the application gives up on
+// (too slow for a live feed, misbehaving): frames still queued are
+// discarded (counted in Stats.Undelivered), the close frame with code and
+// reason leaves at the next frame boundary, and the connection lingers as a
+// failed one does (at most 2 s) before the socket closes. A Read in
+// progress and later ones return the *CloseError; so do Writes. It is
+// counted in Stats.Dropped.Application.
+//
+// code must be one a server may send (1000-1003, 1007-1014, 3000-4999);
+// another returns ErrBadCloseCode and changes nothing. Drop returns nil,
+// also when a close was already under way (which it leaves as it is).
+func (c *MessageConn) Drop(code StatusCode, reason string) error {
+	if !validWireCode(code) {
+		return fmt.Errorf("%w: %d", ErrBadCloseCode, code)
 	}
+	ce := &CloseError{Code: code, Reason: reason}
+	c.stopReading()
+	if c.abort(ce) {
+		c.ln.counters.drop(dropApplication)
+	}
+	return nil
+}
+
+// abort discards the queue, queues the close frame with why and lingers.
+// It reports false when a close was already under way.
+func (c *MessageConn) abort(why *CloseError) bool {
+	c.wmu.Lock()
+	if c.wstate != writeOpen {
+		c.wmu.Unlock()
+		return false
+	}
+	keep := 0
+	if c.qoff > 0 {
+		keep = 1 // the frame on its way must end whole
+	}
+	dropped := c.queued
+	for _, f := range c.queue[keep:] {
+		if f.kind == frameData {
+			c.addQueued(-len(*f.buf))
+		}
+		putBuf(f.buf)
+	}
+	clear(c.queue[keep:])
+	c.queue = c.queue[:keep]
+	c.queued, c.pong = 0, nil
+	if keep == 1 && c.queue[0].kind == frameData {
+		c.queued = 1
+	}
+	c.ln.counters.undelivered.Add(uint64(dropped - c.queued))
+	c.queueCloseLocked(why)
 	c.wmu.Unlock()
-	c.queueClose(ce)
-	go c.linger(ce)
+	go c.linger(why)
+	return true
 }
 
 // linger ends a connection that fail closed: what the client sends after

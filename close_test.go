@@ -286,3 +286,54 @@ func TestLingerIsBounded(t *testing.T) {
 		t.Fatalf("Stats.LingerExpired = %d, want 2", s.LingerExpired)
 	}
 }
+
+// Drop gives a client up at once: what is queued is discarded, the close
+// frame with the application's code comes next, and Stats says so.
+func TestDropSendsItsCodeAtOnce(t *testing.T) {
+	queued := make(chan int, 1)
+	after := make(chan error, 1)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		c.Read(context.Background())
+		n := 0
+		for c.Write(numbered(n)) == nil {
+			n++
+		}
+		if err := c.Drop(dorrit.StatusCode(999), "not a code"); !errors.Is(err, dorrit.ErrBadCloseCode) {
+			t.Errorf("Drop(999): %v, want ErrBadCloseCode", err)
+		}
+		if err := c.Drop(dorrit.StatusPolicyViolation, "too slow"); err != nil {
+			t.Errorf("Drop: %v", err)
+		}
+		queued <- n
+		after <- c.Write([]byte("after Drop"))
+	})
+	c := dialRaw(t, ln)
+	c.WriteText([]byte("go"))
+	n := <-queued
+	got := 0
+	for {
+		_, _, err := c.ReadMessage()
+		var ce *wstest.CloseFrameError
+		if errors.As(err, &ce) {
+			if ce.Code != 1008 || ce.Reason != "too slow" {
+				t.Fatalf("close %d %q, want 1008 \"too slow\"", ce.Code, ce.Reason)
+			}
+			c.Close() // ends the server's lingering at once
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d messages: %v", got, err)
+		}
+		got++
+	}
+	if got >= n {
+		t.Fatalf("%d of %d queued messages arrived before the close frame: Drop waited for the queue", got, n)
+	}
+	var ce *dorrit.CloseError
+	if err := <-after; !errors.As(err, &ce) || ce.Code != dorrit.StatusPolicyViolation {
+		t.Fatalf("Write after Drop: %v, want the 1008 CloseError", err)
+	}
+	waitStats(t, ln, func(s dorrit.Stats) bool {
+		return s.Dropped.Application == 1 && s.Undelivered > 0 && s.Live == 0
+	})
+}

@@ -26,6 +26,11 @@ var (
 	// bytes at all for 5 s while a graceful close waited for it to read.
 	ErrStalled = errors.New("dorrit: the client took no bytes for 5 s")
 
+	// ErrBadCloseCode is returned by Drop for a close code a server may
+	// not send (RFC 6455 §7.4: 1004-1006, 1015-2999 and below 1000 or
+	// over 4999).
+	ErrBadCloseCode = errors.New("dorrit: close code may not be sent")
+
 	// ErrMessageTooLarge is returned by Write for a message that needs more
 	// fragments than the queue can ever hold (MaxQueuedFrames × (BufferSize-5) bytes).
 	ErrMessageTooLarge = errors.New("dorrit: message larger than the outgoing queue can hold")

@@ -51,11 +51,12 @@ type DroppedStats struct {
 	Protocol    uint64 // RFC 6455 violation: 1002
 	BadUTF8     uint64 // invalid UTF-8 in a text message or close reason: 1007
 	PongTimeout uint64 // silent client that did not answer a keepalive ping: 1001
+	Application uint64 // dropped by the application with MessageConn.Drop
 }
 
 // Total is the number of connections dropped for any reason.
 func (d DroppedStats) Total() uint64 {
-	return d.Binary + d.TooBig + d.Protocol + d.BadUTF8 + d.PongTimeout
+	return d.Binary + d.TooBig + d.Protocol + d.BadUTF8 + d.PongTimeout + d.Application
 }
 
 // Total is the number of handshakes refused for any reason.
@@ -73,6 +74,7 @@ const (
 	dropProtocol
 	dropBadUTF8
 	dropPongTimeout
+	dropApplication
 )
 
 // connCounters are one connection's traffic figures. Each connection counts
@@ -91,7 +93,7 @@ type listenerCounters struct {
 	refPeer                                               atomic.Uint64
 	dropBinary, dropTooBig, dropProtocol, dropBadUTF8     atomic.Uint64
 	dropPongTimeout, undelivered, lingerExpired           atomic.Uint64
-	queueBudget                                           atomic.Uint64
+	queueBudget, dropApplication                          atomic.Uint64
 	queueFull, messagesIn, messagesOut, bytesIn, bytesOut atomic.Uint64
 }
 
@@ -107,6 +109,8 @@ func (lc *listenerCounters) drop(r dropReason) {
 		lc.dropBadUTF8.Add(1)
 	case dropPongTimeout:
 		lc.dropPongTimeout.Add(1)
+	case dropApplication:
+		lc.dropApplication.Add(1)
 	}
 }
 
@@ -130,7 +134,7 @@ func (lc *listenerCounters) snapshot() Stats {
 		Dropped: DroppedStats{
 			Binary: lc.dropBinary.Load(), TooBig: lc.dropTooBig.Load(),
 			Protocol: lc.dropProtocol.Load(), BadUTF8: lc.dropBadUTF8.Load(),
-			PongTimeout: lc.dropPongTimeout.Load(),
+			PongTimeout: lc.dropPongTimeout.Load(), Application: lc.dropApplication.Load(),
 		},
 		QueueFull:     lc.queueFull.Load(),
 		Undelivered:   lc.undelivered.Load(),

@@ -199,6 +199,11 @@ func (c *MessageConn) pushControl(op byte, payload []byte) *[]byte {
 func (c *MessageConn) queueClose(why *CloseError) bool {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.queueCloseLocked(why)
+}
+
+// queueCloseLocked is queueClose with wmu held.
+func (c *MessageConn) queueCloseLocked(why *CloseError) bool {
 	if c.wstate != writeOpen {
 		return false
 	}
