@@ -96,7 +96,9 @@ func ExampleMessageConn_Write() {
 	var c *dorrit.MessageConn // from ln.Accept()
 	broadcast := func(msg []byte) {
 		if err := c.Write(msg); errors.Is(err, dorrit.ErrQueueFull) {
-			c.CloseNow() // this client is too slow for a live feed
+			// Too slow for a live feed: its queue is discarded and it
+			// gets 1008 at once; other clients do not wait for it.
+			c.Drop(dorrit.StatusPolicyViolation, "too slow")
 		}
 	}
 	_ = broadcast
