@@ -1,5 +1,5 @@
 # The one entry point: `make test` is what CI runs (.ci/run).
-.PHONY: test bench idlemem echo peers
+.PHONY: test fuzz bench idlemem echo peers
 
 # Pinned; go run fetches and builds it on first use, so nothing to install.
 STATICCHECK = go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -14,6 +14,15 @@ test:
 	go -C bench mod tidy -diff
 	go test ./bench/...
 	go test -race ./...
+
+# Each fuzz target for FUZZTIME (CI: 20 s each); the seeds alone run in make test.
+FUZZTIME = 20s
+FUZZ_TARGETS = FuzzParseHeader FuzzUTF8Split FuzzHandshake FuzzClientBytes
+fuzz:
+	@for f in $(FUZZ_TARGETS); do \
+		echo "go test -run '^$$' -fuzz '^$$f$$' -fuzztime $(FUZZTIME) ."; \
+		go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) . || exit 1; \
+	done
 
 bench:
 	go test -run '^$$' -bench . -benchmem -count 5 .
