@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -285,4 +286,60 @@ func TestCloseHandsOutHandshakesInProgress(t *testing.T) {
 	if _, err := ln.Accept(); !errors.Is(err, dorrit.ErrClosed) {
 		t.Fatalf("Accept once nothing is in progress: %v, want ErrClosed", err)
 	}
+}
+
+// 10,000 idle connections dropped at once by their clients: the server
+// notices every one, and its goroutines and descriptors come back to
+// where they were, while a new client is still served. Both ends live in
+// this process, so the descriptor limit may allow somewhat fewer.
+func TestManyIdleConnectionsDroppedAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 10,000 connections")
+	}
+	var old syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old)
+	lim := old
+	lim.Cur = lim.Max
+	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old)
+	n := min(10000, (int(lim.Cur)-1000)/2)
+	if n < 1000 {
+		t.Skipf("the descriptor limit %d allows too few connections", lim.Cur)
+	}
+
+	ln := serve(t, dorrit.Options{MaxConns: 2 * n}, echo)
+	fds := func() int { e, _ := os.ReadDir("/proc/self/fd"); return len(e) }
+	baseG, baseFD := runtime.NumGoroutine(), fds()
+	req := []byte("GET / HTTP/1.1\r\nHost: x\r\n" + upgradeHeaders + "Sec-WebSocket-Version: 13\r\n\r\n")
+	conns := make([]net.Conn, 0, n)
+	for range n {
+		c, err := net.Dial("unix", sockPath(ln))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		c.Write(req)
+	}
+	buf := make([]byte, 512)
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if k, err := c.Read(buf); err != nil || !strings.HasPrefix(string(buf[:k]), "HTTP/1.1 101") {
+			t.Fatalf("handshake: %q %v", buf[:k], err)
+		}
+	}
+	waitStats(t, ln, func(s dorrit.Stats) bool { return s.Live == int64(n) })
+	start := time.Now()
+	for _, c := range conns {
+		c.Close()
+	}
+	deadline := start.Add(20 * time.Second)
+	for ln.Stats().Live != 0 || runtime.NumGoroutine() > baseG+10 || fds() > baseFD+10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("20 s after the clients left: %d live, %d goroutines (%d before), %d descriptors (%d before)",
+				ln.Stats().Live, runtime.NumGoroutine(), baseG, fds(), baseFD)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("%d connections ended, goroutines and descriptors back to the baseline %v after their clients left", n, time.Since(start).Round(time.Millisecond))
+	roundTrip(t, dialRaw(t, ln), "still served")
 }
