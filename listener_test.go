@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"runtime"
@@ -342,4 +344,103 @@ func TestManyIdleConnectionsDroppedAtOnce(t *testing.T) {
 	}
 	t.Logf("%d connections ended, goroutines and descriptors back to the baseline %v after their clients left", n, time.Since(start).Round(time.Millisecond))
 	roundTrip(t, dialRaw(t, ln), "still served")
+}
+
+// TestFDLimitedServerHelper is the server TestOutOfDescriptors runs in a
+// process of its own with 64 descriptors; it does nothing in a normal run.
+func TestFDLimitedServerHelper(t *testing.T) {
+	path := os.Getenv("DORRIT_FD_SERVER")
+	if path == "" {
+		t.Skip("run by TestOutOfDescriptors")
+	}
+	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: 64, Max: 64})
+	serve(t, dorrit.Options{Path: path}, echo)
+	os.Stdout.WriteString("ready\n")
+	select {} // until killed
+}
+
+// Out of descriptors, the server neither spins nor exits: clients it cannot
+// accept wait in the socket's backlog and are served once descriptors are
+// free again.
+func TestOutOfDescriptors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("watches a server's CPU time for 2 s")
+	}
+	path := filepath.Join(t.TempDir(), "s.sock")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFDLimitedServerHelper$")
+	cmd.Env = append(os.Environ(), "DORRIT_FD_SERVER="+path)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+		t.Fatalf("server helper: %q", line)
+	}
+	const clients = 100
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	served := make(chan result, clients)
+	req := []byte("GET / HTTP/1.1\r\nHost: x\r\n" + upgradeHeaders + "Sec-WebSocket-Version: 13\r\n\r\n")
+	for range clients {
+		go func() {
+			c, err := net.Dial("unix", path)
+			if err == nil {
+				c.SetDeadline(time.Now().Add(30 * time.Second))
+				c.Write(req)
+				buf := make([]byte, 512)
+				var k int
+				if k, err = c.Read(buf); err == nil && !strings.HasPrefix(string(buf[:k]), "HTTP/1.1 101") {
+					err = fmt.Errorf("answered %q", buf[:k])
+				}
+			}
+			served <- result{c, err}
+		}()
+	}
+	// Those the server could take in are served; the rest wait.
+	var open []net.Conn
+	for len(open) < 40 {
+		r := <-served
+		if r.err != nil {
+			t.Fatalf("client %d: %v", len(open), r.err)
+		}
+		open = append(open, r.c)
+	}
+	cpu := func() time.Duration {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+		utime, _ := strconv.Atoi(f[11])
+		stime, _ := strconv.Atoi(f[12])
+		return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+	}
+	before := cpu()
+	time.Sleep(2 * time.Second) // the measurement window, not a wait for an event
+	if used := cpu() - before; used > 400*time.Millisecond {
+		t.Fatalf("the server used %v of CPU in 2 s while out of descriptors: it spins", used)
+	}
+	select {
+	case r := <-served:
+		if r.err != nil {
+			t.Fatalf("a waiting client failed while descriptors were out: %v", r.err)
+		}
+		open = append(open, r.c)
+	default:
+	}
+	start := time.Now()
+	for _, c := range open {
+		c.Close()
+	}
+	for got := len(open); got < clients; got++ {
+		r := <-served
+		if r.err != nil {
+			t.Fatalf("a client that waited for a descriptor: %v", r.err)
+		}
+		r.c.Close()
+	}
+	t.Logf("all %d clients served, the last %v after descriptors came back", clients, time.Since(start).Round(time.Millisecond))
+	if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("the server is gone: %v", err)
+	}
 }
