@@ -282,7 +282,7 @@ func TestAuthorizeBoundedByHandshakeTimeout(t *testing.T) {
 // answered 503 with Retry-After at once, long before HandshakeTimeout, and
 // the places free up when the held connections go.
 func TestHandshakesInProgressBounded(t *testing.T) {
-	const n, limit = 200, 64 // limit: max(MaxConns, 64)
+	const n, limit = 200, 64 // limit: max(2 × MaxConns, 64)
 	ln := serve(t, dorrit.Options{MaxConns: 10, HandshakeTimeout: time.Minute}, echo)
 
 	type answer struct {
@@ -395,5 +395,31 @@ func TestOriginCheckCannotBeSidestepped(t *testing.T) {
 		if got := rawRequest(t, ln, tc.req); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("%s: got %q, want %s", tc.name, got, tc.want)
 		}
+	}
+}
+
+// 2,000 slowloris requests against the default limits are held until
+// HandshakeTimeout and closed then, while a normal client still connects.
+func TestSlowlorisLeavesRoomForNormalClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("holds 2,000 connections")
+	}
+	const n = 2000
+	ln := serve(t, dorrit.Options{HandshakeTimeout: 2 * time.Second}, echo)
+	for range n {
+		c, err := net.Dial("unix", sockPath(ln))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n")) // and never the rest
+	}
+	waitStats(t, ln, func(s dorrit.Stats) bool { return s.Handshaking == n })
+	start := time.Now()
+	roundTrip(t, dialRaw(t, ln), "normal")
+	t.Logf("a normal client connected and echoed in %v beside %d slowloris requests", time.Since(start).Round(time.Microsecond), n)
+	waitStats(t, ln, func(s dorrit.Stats) bool { return s.Refused.Timeout == n && s.Handshaking == 0 })
+	if s := ln.Stats(); s.Refused.Full != 0 {
+		t.Fatalf("%d refused for capacity", s.Refused.Full)
 	}
 }

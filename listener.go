@@ -233,7 +233,7 @@ func (ln *Listener) acceptLoop() {
 		// fresh socket's buffer), and a goroutine for it is what we avoid.
 		if limit := ln.handshakeLimit(); ln.handshakes.Load() >= limit {
 			ln.refuse(nc, refuseUnavailable(func(lc *listenerCounters) { lc.refFull.Add(1) },
-				"%d upgrade handshakes already in progress (the limit is MaxConns, at least %d); retry later, or look for clients that send their request slowly",
+				"%d upgrade handshakes already in progress (the limit is twice MaxConns, at least %d); retry later, or look for clients that send their request slowly",
 				limit, minHandshakeLimit))
 			continue
 		}
@@ -254,10 +254,12 @@ const minHandshakeLimit = 64
 
 // handshakeLimit bounds handshakes in progress, each a goroutine holding a
 // connection that HandshakeTimeout may keep for seconds. MaxConns is the
-// scale the operator chose for what the server can hold, so the same number
-// bounds the handshakes that are not connections yet.
+// scale the operator chose for what the server can hold; twice that leaves
+// room for honest clients beside as many slow ones as the server holds
+// connections (2,000 slowloris requests against the defaults still let a
+// normal client in), at 2 × 2000 × ~12 KiB = 47 MiB at most.
 func (ln *Listener) handshakeLimit() int64 {
-	return int64(max(ln.opts.MaxConns, minHandshakeLimit))
+	return int64(max(2*ln.opts.MaxConns, minHandshakeLimit))
 }
 
 func (ln *Listener) serveHandshake(nc *net.UnixConn) {

@@ -47,9 +47,10 @@ type Options struct {
 
 	// MaxConns is how many upgraded connections may be open at once; the next
 	// handshake is answered 503 with Retry-After. 0 means 2000.
-	// It also bounds handshakes in progress (a request not yet complete, or
-	// Authorize running), but to at least 64: a connection beyond that is
-	// answered 503 with Retry-After at once, before its request is read.
+	// Twice as many handshakes may be in progress (a request not yet
+	// complete, or Authorize running), and at least 64: a connection beyond
+	// that is answered 503 with Retry-After at once, before its request is
+	// read.
 	MaxConns int
 
 	// Subprotocols the server speaks, in order of preference. The first one

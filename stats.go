@@ -35,7 +35,7 @@ type Stats struct {
 
 // RefusedStats count handshakes answered without an upgrade, by reason.
 type RefusedStats struct {
-	Full         uint64 // MaxConns reached, as many handshakes in progress (at least 64), or shutting down: 503
+	Full         uint64 // MaxConns reached, twice as many handshakes in progress (at least 64), or shutting down: 503
 	BadRequest   uint64 // not a valid WebSocket upgrade: 400, 405, 426, 431
 	Origin       uint64 // cross-site origin: 403
 	Unauthorized uint64 // Options.Authorize said no: 403
