@@ -278,15 +278,15 @@ func (c *MessageConn) abort(why *CloseError) bool {
 	}
 	dropped := c.queued
 	for _, f := range c.queue[keep:] {
-		if f.kind == frameData {
+		if f.isData() {
 			c.addQueued(-len(*f.buf))
 		}
-		putBuf(f.buf)
+		f.release()
 	}
 	clear(c.queue[keep:])
 	c.queue = c.queue[:keep]
 	c.queued, c.pong = 0, nil
-	if keep == 1 && c.queue[0].kind == frameData {
+	if keep == 1 && c.queue[0].isData() {
 		c.queued = 1
 	}
 	c.ln.counters.undelivered.Add(uint64(dropped - c.queued))
@@ -360,11 +360,16 @@ func (c *MessageConn) linger(why *CloseError) {
 // closedErr is what Read and Write return once the connection is closing or
 // over: why it ended, or why it is closing, as a *CloseError.
 func (c *MessageConn) closedErr() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.closedErrLocked()
+}
+
+// closedErrLocked is closedErr with wmu held.
+func (c *MessageConn) closedErrLocked() error {
 	if err := c.Err(); err != nil {
 		return err
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
 	if c.closeWhy != nil {
 		return c.closeWhy
 	}

@@ -20,7 +20,8 @@ const (
 type frameKind uint8
 
 const (
-	frameData frameKind = iota
+	frameData   frameKind = iota
+	frameShared           // a data frame of a PreparedMessage: read-only, not pooled
 	frameControl
 	frameClose
 )
@@ -29,6 +30,15 @@ const (
 type outFrame struct {
 	buf  *[]byte
 	kind frameKind
+}
+
+func (f outFrame) isData() bool { return f.kind == frameData || f.kind == frameShared }
+
+// release gives f's buffer back to its pool, unless other queues share it.
+func (f outFrame) release() {
+	if f.kind != frameShared {
+		putBuf(f.buf)
+	}
 }
 
 // iovBatch bounds how many frames leave in one writev.
@@ -56,22 +66,10 @@ func (c *MessageConn) Write(msg []byte) error {
 		return ErrMessageTooLarge
 	}
 	c.wmu.Lock()
-	if c.wstate != writeOpen {
+	if err := c.admit(len(msg), frames); err != nil {
 		c.wmu.Unlock()
-		return c.closedErr()
+		return err
 	}
-	full := int(c.queued)+frames > MaxQueuedFrames
-	if !full && c.overBudget(len(msg)) {
-		full = true
-		c.ln.counters.queueBudget.Add(1)
-	}
-	if full {
-		c.wmu.Unlock()
-		c.counters.queueFull.Add(1)
-		return ErrQueueFull
-	}
-	c.counters.messagesOut.Add(1)
-	c.counters.bytesOut.Add(uint64(len(msg)))
 	if c.canWriteDirect(msg, frames) {
 		c.writeDirect(msg)
 	} else {
@@ -79,6 +77,27 @@ func (c *MessageConn) Write(msg []byte) error {
 		c.flushUnlessCorked()
 	}
 	c.wmu.Unlock()
+	return nil
+}
+
+// admit decides, with wmu held, whether a message of n bytes in frames
+// frames may be queued, and counts it: the close state, the 200-frame rule,
+// then the listener's budget.
+func (c *MessageConn) admit(n, frames int) error {
+	if c.wstate != writeOpen {
+		return c.closedErrLocked()
+	}
+	full := int(c.queued)+frames > MaxQueuedFrames
+	if !full && c.overBudget(n) {
+		full = true
+		c.ln.counters.queueBudget.Add(1)
+	}
+	if full {
+		c.counters.queueFull.Add(1)
+		return ErrQueueFull
+	}
+	c.counters.messagesOut.Add(1)
+	c.counters.bytesOut.Add(uint64(n))
 	return nil
 }
 
@@ -369,7 +388,7 @@ func (c *MessageConn) consume(n int) {
 		c.qoff = 0
 		done++
 		switch f.kind {
-		case frameData:
+		case frameData, frameShared:
 			c.queued--
 			c.addQueued(-len(*f.buf))
 		case frameControl:
@@ -379,7 +398,7 @@ func (c *MessageConn) consume(n int) {
 		case frameClose:
 			close(c.closeSent)
 		}
-		putBuf(f.buf)
+		f.release()
 	}
 	if done == 0 {
 		return
@@ -397,7 +416,7 @@ func (c *MessageConn) consume(n int) {
 // releaseQueue frees every queued frame. wmu is held.
 func (c *MessageConn) releaseQueue() {
 	for _, f := range c.queue {
-		putBuf(f.buf)
+		f.release()
 	}
 	clear(c.queue)
 	putQueue(c.queue)
