@@ -55,7 +55,12 @@ func (sv *supervisor) startServer() (*child, error) {
 			Uid: sv.cred.uid, Gid: sv.cred.gid, Groups: []uint32{},
 		}}
 	}
-	if err := cmd.Start(); err != nil {
+	c := &child{cmd: cmd, done: make(chan struct{})}
+	err = startTied(cmd, func() {
+		c.state = cmd.ProcessState
+		close(c.done)
+	})
+	if err != nil {
 		readyW.Close()
 		if errors.Is(err, os.ErrPermission) && sv.cred != nil {
 			return nil, fmt.Errorf("cannot run %s as %s:%s: %v (the binary and its directories must be executable by that account)", exe, sv.cred.user, sv.cred.group, err)
@@ -63,7 +68,6 @@ func (sv *supervisor) startServer() (*child, error) {
 		return nil, err
 	}
 	readyW.Close()
-	c := &child{cmd: cmd, done: make(chan struct{})}
 	if stderr != nil {
 		// A detached server's stderr is the supervisor's to log: a crash's
 		// panic message must reach syslog.
@@ -74,11 +78,6 @@ func (sv *supervisor) startServer() (*child, error) {
 			}
 		}()
 	}
-	go func() {
-		cmd.Wait()
-		c.state = cmd.ProcessState
-		close(c.done)
-	}()
 
 	ready := make(chan string, 1)
 	go func() {

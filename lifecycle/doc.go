@@ -39,6 +39,12 @@
 // start a new binary on SIGHUP while the old server drains, without one
 // connection attempt being refused.
 //
+// Nothing outlives the supervisor: if it dies, even by kill -9, the kernel
+// sends its server processes SIGTERM, so they drain and exit, the pidfile's
+// lock goes with it and the socket file left behind is replaced by the next
+// start, which needs no manual cleanup. The pidfile is the supervisor's
+// alone; no server process holds a descriptor of it.
+//
 // Under systemd, a socket passed with LISTEN_FDS is adopted (and never
 // unlinked), and READY=1, RELOADING=1 and STOPPING=1 go to NOTIFY_SOCKET.
 package lifecycle

@@ -1,0 +1,167 @@
+package lifecycle_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// daemon is a server started without -x, as rc.d would start it.
+type daemon struct {
+	dir, sock, pidPath string
+	bin                string // testserver unless set
+	env                []string
+}
+
+func newDaemon(t *testing.T, name string, env ...string) *daemon {
+	dir := sharedDir(t)
+	return &daemon{
+		dir:     dir,
+		sock:    filepath.Join(dir, "s.sock"),
+		pidPath: filepath.Join(dir, name+".pid"),
+		env:     append(append(os.Environ(), "TESTSERVER_NAME="+name, "TESTSERVER_PIDDIR="+dir), env...),
+	}
+}
+
+// start runs the start command and returns the supervisor's pid from the
+// pidfile. The supervisor leads its own session and process group, which
+// its server processes share: cleanup kills that group.
+func (d *daemon) start(t *testing.T) int {
+	t.Helper()
+	bin := d.bin
+	if bin == "" {
+		bin = testserver
+	}
+	cmd := exec.Command(bin, "-l", d.sock)
+	cmd.Env = d.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("start: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(d.pidPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("pidfile holds %q", b)
+	}
+	t.Cleanup(func() { syscall.Kill(-pid, syscall.SIGKILL) })
+	return pid
+}
+
+// openFiles lists what the descriptors of process pid point to.
+func openFiles(t *testing.T, pid int) map[int]string {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]string{}
+	for _, e := range ents {
+		fd, _ := strconv.Atoi(e.Name())
+		if target, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil {
+			out[fd] = target
+		}
+	}
+	return out
+}
+
+// The pidfile belongs to root's supervisor: the server process, which runs
+// as nobody, must not hold a descriptor of it (it could rewrite it, and its
+// copy of the lock would outlive the supervisor).
+func TestPidfileNotInServerProcess(t *testing.T) {
+	needRoot(t)
+	d := newDaemon(t, "ltest-pidfd")
+	supervisor := d.start(t)
+	id, err := whoami(d.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := pidOf(id)
+	if !strings.Contains(id, "Uid: 65534") {
+		t.Fatalf("server process is not running as nobody: %q", id)
+	}
+	for fd, target := range openFiles(t, server) {
+		if target == d.pidPath {
+			t.Errorf("server process %d (uid 65534) holds the pidfile %s on descriptor %d", server, d.pidPath, fd)
+		}
+	}
+	if !strings.Contains(fmt.Sprint(openFiles(t, supervisor)), d.pidPath) {
+		t.Errorf("the supervisor %d does not hold the pidfile: %v", supervisor, openFiles(t, supervisor))
+	}
+}
+
+// kill -9 of the supervisor: the server process notices, drains (its client
+// gets 1001) and exits, so a new start needs no manual cleanup. The same
+// holds for a set-user-ID binary (the manual's way to keep root after a
+// restart), whose exec clears the kernel's parent-death setting.
+func TestSupervisorKilled(t *testing.T) {
+	needRoot(t)
+	t.Run("plain", func(t *testing.T) { testSupervisorKilled(t, testserver) })
+	t.Run("setuid", func(t *testing.T) {
+		bin := filepath.Join(sharedDir(t), "testserver-setuid")
+		b, err := os.ReadFile(testserver)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(bin, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(bin, os.ModeSetuid|0o755); err != nil {
+			t.Fatal(err)
+		}
+		testSupervisorKilled(t, bin)
+	})
+}
+
+func testSupervisorKilled(t *testing.T, bin string) {
+	d := newDaemon(t, "ltest-orphan")
+	d.bin = bin
+	supervisor := d.start(t)
+	id, err := whoami(d.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := pidOf(id)
+	c, _, err := dialRaw(d.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := c.WriteText([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "hello" {
+		t.Fatalf("echo: %q %v", msg, err)
+	}
+
+	syscall.Kill(supervisor, syscall.SIGKILL)
+	code, _, _, err := c.ExpectClose(10 * time.Second)
+	if err != nil || code != 1001 {
+		t.Fatalf("after kill -9 of the supervisor %d, the client of server process %d got close %d (%v), want 1001 (drained)", supervisor, server, code, err)
+	}
+	c.WriteClose(1001, "")
+	waitGone(t, server)
+
+	again := d.start(t)
+	if again == supervisor {
+		t.Fatalf("pidfile still names the killed supervisor %d", supervisor)
+	}
+	if id, err := whoami(d.sock); err != nil || pidOf(id) == server {
+		t.Fatalf("new start does not serve: %q %v", id, err)
+	}
+	syscall.Kill(again, syscall.SIGTERM)
+	waitGone(t, again)
+	if _, err := os.Lstat(d.pidPath); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("pidfile left after SIGTERM")
+	}
+}
