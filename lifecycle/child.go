@@ -14,9 +14,10 @@ import (
 
 // child is one server process.
 type child struct {
-	cmd   *exec.Cmd
-	done  chan struct{} // closed when the process has exited
-	state *os.ProcessState
+	cmd     *exec.Cmd
+	started time.Time
+	done    chan struct{} // closed when the process has exited
+	state   *os.ProcessState
 }
 
 // startServer runs the binary again as the server process with the socket
@@ -55,7 +56,7 @@ func (sv *supervisor) startServer() (*child, error) {
 			Uid: sv.cred.uid, Gid: sv.cred.gid, Groups: []uint32{},
 		}}
 	}
-	c := &child{cmd: cmd, done: make(chan struct{})}
+	c := &child{cmd: cmd, started: time.Now(), done: make(chan struct{})}
 	err = startTied(cmd, func() {
 		c.state = cmd.ProcessState
 		close(c.done)

@@ -35,9 +35,16 @@
 // binary re-executed with the socket on descriptor 3 and the credentials set
 // between fork and exec. That is what lets it restart a server that died of
 // a panic, SIGSEGV or SIGBUS on the same socket, even after privileges were
-// dropped (5 crashes within 10 s stop it, with the reason in the log), and
-// start a new binary on SIGHUP while the old server drains, without one
-// connection attempt being refused.
+// dropped, and start a new binary on SIGHUP while the old server drains,
+// without one connection attempt being refused.
+//
+// A restart waits first: 100 ms after a crash, doubling with each crash in
+// a row up to 5 s; a server that ran 10 s before it crashed starts a new
+// row. The socket stays open meanwhile, so connection attempts wait in its
+// backlog. Five crashes within 10 s of running time (the pauses are not
+// counted, so they cannot hide a crash loop) stop the supervisor. Each
+// crash is logged with its pause, each restart with the new pid, and the
+// stop with its reason.
 //
 // Nothing outlives the supervisor: if it dies, even by kill -9, the kernel
 // sends its server processes SIGTERM, so they drain and exit, the pidfile's

@@ -3,11 +3,14 @@ package lifecycle_test
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -163,5 +166,135 @@ func testSupervisorKilled(t *testing.T, bin string) {
 	waitGone(t, again)
 	if _, err := os.Lstat(d.pidPath); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("pidfile left after SIGTERM")
+	}
+}
+
+// syslogd is a syslog daemon for a test: a unix datagram socket that keeps
+// every record with the time it arrived.
+type syslogd struct {
+	mu   sync.Mutex
+	recs []logRecord
+	more chan struct{}
+}
+
+type logRecord struct {
+	at   time.Time
+	text string
+}
+
+func listenSyslog(t *testing.T, path string) *syslogd {
+	t.Helper()
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, 0o666) // server processes run as nobody
+	t.Cleanup(func() { c.Close() })
+	l := &syslogd{more: make(chan struct{}, 1)}
+	go func() {
+		buf := make([]byte, 1<<20) // larger than any datagram: a long one shows as long
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			l.mu.Lock()
+			l.recs = append(l.recs, logRecord{time.Now(), string(buf[:n])})
+			l.mu.Unlock()
+			select {
+			case l.more <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return l
+}
+
+func (l *syslogd) records() []logRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]logRecord(nil), l.recs...)
+}
+
+// waitFor waits until some record matches re and returns it.
+func (l *syslogd) waitFor(t *testing.T, re *regexp.Regexp) logRecord {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		for _, r := range l.records() {
+			if re.MatchString(r.text) {
+				return r
+			}
+		}
+		select {
+		case <-l.more:
+		case <-deadline:
+			t.Fatalf("no syslog record matching %q within 20s; got:\n%s", re, l.dump())
+		}
+	}
+}
+
+// matching returns the records that match re, in order of arrival.
+func (l *syslogd) matching(re *regexp.Regexp) []logRecord {
+	var out []logRecord
+	for _, r := range l.records() {
+		if re.MatchString(r.text) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (l *syslogd) dump() string {
+	var b strings.Builder
+	for _, r := range l.records() {
+		if len(r.text) > 300 {
+			r.text = r.text[:300] + fmt.Sprintf("... (%d bytes)", len(r.text))
+		}
+		fmt.Fprintf(&b, "%s %s\n", r.at.Format("15:04:05.000"), strings.TrimSpace(r.text))
+	}
+	return b.String()
+}
+
+// A server that crashes at once is restarted after a pause that doubles
+// from 100 ms, each restart is logged with its pause, and the fifth crash
+// stops the supervisor with the reason, socket and pidfile removed.
+func TestCrashBackoff(t *testing.T) {
+	needRoot(t)
+	logPath := filepath.Join(sharedDir(t), "log")
+	logs := listenSyslog(t, logPath)
+	d := newDaemon(t, "ltest-backoff", "TESTSERVER_CRASH=1", "TESTSERVER_SYSLOG="+logPath)
+	supervisor := d.start(t)
+	stop := logs.waitFor(t, regexp.MustCompile(`crashed 5 times within 10s.*giving up`))
+	waitGone(t, supervisor)
+
+	restarts := logs.matching(regexp.MustCompile(`server crashed; restarting`))
+	crashes := logs.matching(regexp.MustCompile(`panic: crashing at once`))
+	delay := regexp.MustCompile(`delay=(\S+)`)
+	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}
+	if len(restarts) != len(want) || len(crashes) != len(want)+1 {
+		t.Fatalf("%d restarts logged and %d crashes, want %d and %d:\n%s", len(restarts), len(crashes), len(want), len(want)+1, logs.dump())
+	}
+	for i, r := range restarts {
+		m := delay.FindStringSubmatch(r.text)
+		if m == nil {
+			t.Fatalf("restart %d logged without its delay: %q\n%s", i+1, r.text, logs.dump())
+		}
+		if d, err := time.ParseDuration(m[1]); err != nil || d != want[i] {
+			t.Fatalf("restart %d after %s, want %v:\n%s", i+1, m[1], want[i], logs.dump())
+		}
+		// The next server process crashes at once, so its dump comes a
+		// little after the pause.
+		if gap := crashes[i+1].at.Sub(r.at); gap < want[i] {
+			t.Fatalf("restart %d: next crash %v after the restart was announced, before its pause of %v:\n%s", i+1, gap, want[i], logs.dump())
+		}
+	}
+	if !strings.HasPrefix(stop.text, "<27>") { // daemon.err
+		t.Fatalf("giving up logged as %q, want severity err", stop.text)
+	}
+	for _, path := range []string{d.sock, d.pidPath} {
+		if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s left behind after giving up", path)
+		}
 	}
 }
