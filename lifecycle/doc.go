@@ -44,7 +44,9 @@
 // backlog. Five crashes within 10 s of running time (the pauses are not
 // counted, so they cannot hide a crash loop) stop the supervisor. Each
 // crash is logged with its pause, each restart with the new pid, and the
-// stop with its reason.
+// stop with its reason. Detached, a server process's stderr goes to
+// syslog line by line, with its pid: a crash report arrives whole and in
+// order (lines over 2 KiB in pieces) before the line about the crash.
 //
 // Nothing outlives the supervisor: if it dies, even by kill -9, the kernel
 // sends its server processes SIGTERM, so they drain and exit, the pidfile's

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -297,4 +298,103 @@ func TestCrashBackoff(t *testing.T) {
 			t.Fatalf("%s left behind after giving up", path)
 		}
 	}
+}
+
+// The crash report a dump in testserver writes: dumpLines lines, and for
+// "dumplong" one line of longLine bytes after line dumpLines/2.
+const (
+	dumpLines = 3000
+	longLine  = 70000
+)
+
+// Every line a crashing server process writes on stderr reaches syslog, in
+// order and whole, before the supervisor logs the crash, also after a line
+// longer than any syslog record.
+func TestCrashDumpComplete(t *testing.T) {
+	needRoot(t)
+	for _, kind := range []string{"dump", "dumplong"} {
+		t.Run(kind, func(t *testing.T) { testCrashDump(t, kind) })
+	}
+}
+
+func testCrashDump(t *testing.T, kind string) {
+	logPath := filepath.Join(sharedDir(t), "log")
+	logs := listenSyslog(t, logPath)
+	d := newDaemon(t, "ltest-dump", "TESTSERVER_SYSLOG="+logPath)
+	d.start(t)
+	from := 0
+	for round := 1; round <= 2; round++ {
+		id, err := whoami(d.sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		server := pidOf(id)
+		c, _, err := dialRaw(d.sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.WriteText([]byte(kind))
+		c.Close()
+
+		restarted := regexp.MustCompile(fmt.Sprintf(`server crashed; restarting.* pid=%d `, server))
+		var recs []logRecord
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			recs = logs.records()[from:]
+			if i := slices.IndexFunc(recs, func(r logRecord) bool { return restarted.MatchString(r.text) }); i >= 0 {
+				from += i + 1
+				recs = recs[:i]
+				break
+			}
+			if time.Now().After(deadline) {
+				lines, _, _ := dumpReceived(recs)
+				t.Fatalf("round %d: no crash of server process %d logged within 20s; %d of its %d dump lines arrived (last: %v)", round, server, len(lines), dumpLines, lines[max(len(lines)-1, 0):])
+			}
+			select {
+			case <-logs.more:
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		lines, long, panicAt := dumpReceived(recs)
+		for i, n := range lines {
+			if n != i+1 {
+				t.Fatalf("round %d: %d dump lines arrived before the crash was logged, line %d where %d was due (last: %d)", round, len(lines), n, i+1, lines[len(lines)-1])
+			}
+		}
+		if len(lines) != dumpLines {
+			t.Fatalf("round %d: %d of %d dump lines arrived before the crash was logged; the last was line %v", round, len(lines), dumpLines, lines[max(len(lines)-1, 0):])
+		}
+		if panicAt < 0 {
+			t.Fatalf("round %d: the panic's own lines did not arrive before the crash was logged", round)
+		}
+		if want := map[string]int{"dump": 0, "dumplong": longLine}[kind]; long != want {
+			t.Fatalf("round %d: the long line arrived with %d of its %d bytes, or out of place", round, long, want)
+		}
+	}
+}
+
+// dumpReceived reads syslog records for a dump: the numbers of the whole
+// dump lines in order of arrival, how many bytes of the long line arrived
+// between lines dumpLines/2 and dumpLines/2+1, and where "panic: dump
+// done" came (-1: not at all, or before the last dump line).
+func dumpReceived(recs []logRecord) (lines []int, long, panicAt int) {
+	dumpLine := regexp.MustCompile(`dump line (\d{4}) (x*)`)
+	panicAt = -1
+	for i, r := range recs {
+		_, msg, _ := strings.Cut(r.text, "]: ") // after the syslog header
+		if m := dumpLine.FindStringSubmatch(msg); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			if len(m[2]) == 80 {
+				lines = append(lines, n)
+			}
+			continue
+		}
+		if strings.Contains(msg, "yyyyyyyyyy") && len(lines) == dumpLines/2 {
+			long += strings.Count(msg, "y")
+		}
+		if strings.Contains(msg, "panic: dump done") && len(lines) == dumpLines {
+			panicAt = i
+		}
+	}
+	return lines, long, panicAt
 }

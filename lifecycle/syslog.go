@@ -60,6 +60,14 @@ func (h *syslogHandler) WithGroup(name string) slog.Handler {
 	return &syslogHandler{Handler: h.Handler.WithGroup(name), out: h.out}
 }
 
+// writeLine sends one line at level, outside slog.
+func (o *syslogOut) writeLine(level slog.Level, line string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.level = level
+	o.Write([]byte(line))
+}
+
 // Write is called with out.mu held, by Handle.
 func (o *syslogOut) Write(p []byte) (int, error) {
 	line := string(bytes.TrimSuffix(p, []byte("\n")))
