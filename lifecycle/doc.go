@@ -47,6 +47,9 @@
 // stop with its reason. Detached, a server process's stderr goes to
 // syslog line by line, with its pid: a crash report arrives whole and in
 // order (lines over 2 KiB in pieces) before the line about the crash.
+// When syslog cannot be reached (not started yet, restarting), logging
+// does not wait: each process holds its latest 256 lines, tries again at
+// most every 5 s and sends them, oldest first, once syslog answers.
 //
 // Nothing outlives the supervisor: if it dies, even by kill -9, the kernel
 // sends its server processes SIGTERM, so they drain and exit, the pidfile's

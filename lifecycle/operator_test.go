@@ -398,3 +398,48 @@ func dumpReceived(recs []logRecord) (lines []int, long, panicAt int) {
 	}
 	return lines, long, panicAt
 }
+
+// Started while syslog is down, a daemon logs once syslog is back: the
+// supervisor (a crash report, the crash, the stop) and the server process
+// (its own logger) reconnect, and what was logged meanwhile arrives first.
+func TestLateSyslog(t *testing.T) {
+	needRoot(t)
+	logPath := filepath.Join(sharedDir(t), "log")
+	d := newDaemon(t, "ltest-latelog", "TESTSERVER_SYSLOG="+logPath)
+	supervisor := d.start(t)
+	logs := listenSyslog(t, logPath)
+
+	id, err := whoami(d.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := dialRaw(d.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.WriteText([]byte("log"))
+	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "log" {
+		t.Fatalf("echo: %q %v", msg, err)
+	}
+	logs.waitFor(t, regexp.MustCompile(fmt.Sprintf(`logged at a client's request" pid=%d`, pidOf(id))))
+	c.WriteText([]byte("panic"))
+	logs.waitFor(t, regexp.MustCompile(`panic requested by a client`))
+	logs.waitFor(t, regexp.MustCompile(`server crashed; restarting`))
+	logs.waitFor(t, regexp.MustCompile(`server restarted`))
+	syscall.Kill(supervisor, syscall.SIGTERM)
+	logs.waitFor(t, regexp.MustCompile(`stopping`))
+	waitGone(t, supervisor)
+
+	// What the supervisor logged before syslog was there came, once, and
+	// before what it logged later.
+	recs := logs.records()
+	first := func(re string) int {
+		return slices.IndexFunc(recs, func(r logRecord) bool { return regexp.MustCompile(re).MatchString(r.text) })
+	}
+	accepting, crashed := first(`msg=accepting`), first(`server crashed; restarting`)
+	if len(logs.matching(regexp.MustCompile(`msg=accepting`))) != 1 || accepting < 0 || accepting > crashed {
+		t.Fatalf("the start's line, logged while syslog was down, did not arrive once and first:\n%s", logs.dump())
+	}
+}

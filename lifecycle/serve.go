@@ -24,10 +24,8 @@ func serve(s *Server, cfg *Config) int {
 	ready := os.NewFile(fdReady, "ready")
 	if cfg.Foreground {
 		cfg.Logger = stderrLogger(s.Name)
-	} else if l, err := syslogLogger(s); err == nil {
-		cfg.Logger = l
 	} else {
-		cfg.Logger = stderrLogger(s.Name) // the supervisor logs our stderr
+		cfg.Logger = syslogLogger(s)
 	}
 	inherited := os.NewFile(fdListener, "listener")
 	l, err := net.FileListener(inherited)

@@ -239,11 +239,7 @@ func (sv *supervisor) logger() *slog.Logger {
 	if sv.cfg.Foreground {
 		return stderrLogger(sv.s.Name)
 	}
-	l, err := syslogLogger(sv.s)
-	if err != nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return l
+	return syslogLogger(sv.s)
 }
 
 var errNotReady = errors.New("server process ended before accepting")

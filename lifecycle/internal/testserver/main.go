@@ -75,6 +75,8 @@ func serve(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) erro
 					msg = []byte(identity())
 				case "panic":
 					panic("panic requested by a client")
+				case "log":
+					cfg.Logger.Info("logged at a client's request", "pid", os.Getpid())
 				case "dump", "dumplong":
 					// A long crash report of known lines, as a panic
 					// with many goroutines writes it, then the crash.
