@@ -66,6 +66,14 @@ func (sv *supervisor) startServer() (*child, error) {
 			Uid: sv.cred.uid, Gid: sv.cred.gid, Groups: []uint32{},
 		}}
 	}
+	beatW, err := sv.passBeatPipe(cmd)
+	if err != nil {
+		readyW.Close()
+		return nil, err
+	}
+	if beatW != nil {
+		defer beatW.Close() // the server process has its own copy
+	}
 	c := &child{cmd: cmd, started: time.Now(), done: make(chan struct{})}
 	err = startTied(cmd, func() {
 		if logged != nil {

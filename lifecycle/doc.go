@@ -57,6 +57,12 @@
 // start, which needs no manual cleanup. The pidfile is the supervisor's
 // alone; no server process holds a descriptor of it.
 //
-// Under systemd, a socket passed with LISTEN_FDS is adopted (and never
-// unlinked), and READY=1, RELOADING=1 and STOPPING=1 go to NOTIFY_SOCKET.
+// Under systemd (NOTIFY_SOCKET or LISTEN_FDS set) the server never
+// detaches, whatever the flags say, so that the supervisor is the
+// service's main PID: systemd accepts notifications from it alone by
+// default (NotifyAccess=main). A socket passed with LISTEN_FDS is adopted
+// and never unlinked. READY=1, RELOADING=1 with MONOTONIC_USEC (for
+// Type=notify-reload), STOPPING=1 and STATUS= with the open connections
+// (every 2 s) go to NOTIFY_SOCKET; with WatchdogSec=, WATCHDOG=1 goes every
+// half interval while a server process sends its heartbeat.
 package lifecycle

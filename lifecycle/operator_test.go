@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // daemon is a server started without -x, as rc.d would start it.
@@ -442,4 +444,244 @@ func TestLateSyslog(t *testing.T) {
 	if len(logs.matching(regexp.MustCompile(`msg=accepting`))) != 1 || accepting < 0 || accepting > crashed {
 		t.Fatalf("the start's line, logged while syslog was down, did not arrive once and first:\n%s", logs.dump())
 	}
+}
+
+// notifyd is a fake systemd notification socket: it keeps every message
+// with the pid of the process that sent it (SCM_CREDENTIALS).
+type notifyd struct {
+	mu    sync.Mutex
+	notes []sdNote
+	more  chan struct{}
+}
+
+type sdNote struct {
+	pid  int
+	at   time.Time
+	text string
+}
+
+func listenNotify(t *testing.T, path string) *notifyd {
+	t.Helper()
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, 0o666)
+	t.Cleanup(func() { c.Close() })
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSCRED, 1) })
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	n := &notifyd{more: make(chan struct{}, 1)}
+	go func() {
+		buf, oob := make([]byte, 4096), make([]byte, 1024)
+		for {
+			k, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+			if err != nil {
+				return
+			}
+			pid := -1
+			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(msgs) > 0 {
+				if cred, err := unix.ParseUnixCredentials(&msgs[0]); err == nil {
+					pid = int(cred.Pid)
+				}
+			}
+			n.mu.Lock()
+			n.notes = append(n.notes, sdNote{pid, time.Now(), string(buf[:k])})
+			n.mu.Unlock()
+			select {
+			case n.more <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return n
+}
+
+func (n *notifyd) all() []sdNote {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]sdNote(nil), n.notes...)
+}
+
+// wait waits for a message, after the first from, that matches re, and
+// returns its index.
+func (n *notifyd) wait(t *testing.T, from int, re *regexp.Regexp) (int, sdNote) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		notes := n.all()
+		for i := from; i < len(notes); i++ {
+			if re.MatchString(notes[i].text) {
+				return i, notes[i]
+			}
+		}
+		select {
+		case <-n.more:
+		case <-deadline:
+			t.Fatalf("no notification matching %q within 20s; got %+v", re, notes[from:])
+		}
+	}
+}
+
+// underSystemd runs testserver with args as systemd would for a
+// Type=notify service with socket activation: its socket on descriptor 3
+// with LISTEN_FDS, NOTIFY_SOCKET, and WATCHDOG_PID set to its own pid.
+// It waits for READY=1 and checks that it came from the main process; if
+// not, the test goes on with the process that sent it.
+func underSystemd(t *testing.T, name string, env []string, args ...string) (p *proc, sock string, notes *notifyd, readyPid int) {
+	t.Helper()
+	dir := sharedDir(t)
+	notes = listenNotify(t, filepath.Join(dir, "notify"))
+	sock = filepath.Join(dir, "s.sock")
+	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ul.SetUnlinkOnClose(false)
+	os.Chmod(sock, 0o777)
+	f, _ := ul.File()
+	ul.Close()
+	// systemd sets LISTEN_PID and WATCHDOG_PID to the service's own pid,
+	// known only once it runs.
+	cmd := exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$ LISTEN_FDS=1 WATCHDOG_PID=$$ exec "$0" "$@"`, testserver}, args...)...)
+	p = runServerCmd(t, cmd, append([]string{"TESTSERVER_NAME=" + name, "TESTSERVER_PIDDIR=" + dir, "NOTIFY_SOCKET=" + filepath.Join(dir, "notify")}, env...), f)
+	f.Close()
+	_, ready := notes.wait(t, 0, regexp.MustCompile(`^READY=1$`))
+	if ready.pid != p.cmd.Process.Pid {
+		t.Cleanup(func() { syscall.Kill(-ready.pid, syscall.SIGKILL) }) // a detached daemon in a session of its own
+		t.Errorf("READY=1 came from pid %d, not from the main process %d: systemd (NotifyAccess=main) would drop it and time out the start; stderr:\n%s", ready.pid, p.cmd.Process.Pid, p.stderr())
+	}
+	return p, sock, notes, ready.pid
+}
+
+// notesFrom checks that every message came from pid.
+func notesFrom(t *testing.T, notes *notifyd, pid int) {
+	t.Helper()
+	for _, n := range notes.all() {
+		if n.pid != pid {
+			t.Fatalf("%q came from pid %d, not from the main process %d", n.text, n.pid, pid)
+		}
+	}
+}
+
+// Under systemd without -x: no detaching (said once on stderr), READY=1
+// and STOPPING=1 from the main process, and systemd's socket file is left
+// in place on SIGTERM.
+func TestSystemdWithoutX(t *testing.T) {
+	p, sock, notes, supervisor := underSystemd(t, "ltest-sdnox", nil)
+	if n := strings.Count(p.stderr(), "staying in the foreground"); n != 1 {
+		t.Errorf("said %d times that it does not detach under systemd; stderr:\n%s", n, p.stderr())
+	}
+	if _, err := whoami(sock); err != nil {
+		t.Fatalf("server on systemd's socket: %v", err)
+	}
+	syscall.Kill(supervisor, syscall.SIGTERM)
+	waitGone(t, supervisor)
+	notes.wait(t, 0, regexp.MustCompile(`^STOPPING=1$`))
+	if _, err := os.Lstat(sock); err != nil {
+		t.Fatalf("systemd's socket file was removed on SIGTERM: %v", err)
+	}
+	<-p.done
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	notesFrom(t, notes, p.cmd.Process.Pid)
+}
+
+// RELOADING=1 carries MONOTONIC_USEC, which Type=notify-reload requires,
+// and READY=1 follows once the new server accepts.
+func TestSystemdReload(t *testing.T) {
+	p, _, notes, _ := underSystemd(t, "ltest-sdreload", nil, "-x")
+	var before unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &before)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	i, n := notes.wait(t, 0, regexp.MustCompile(`RELOADING=1`))
+	var after unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &after)
+	m := regexp.MustCompile(`(?m)^MONOTONIC_USEC=(\d+)$`).FindStringSubmatch(n.text)
+	if m == nil {
+		t.Fatalf("reload notification %q has no MONOTONIC_USEC=", n.text)
+	}
+	usec, _ := strconv.ParseInt(m[1], 10, 64)
+	if usec < before.Nano()/1000 || usec > after.Nano()/1000 {
+		t.Fatalf("MONOTONIC_USEC=%d is not CLOCK_MONOTONIC in µs at the reload (between %d and %d)", usec, before.Nano()/1000, after.Nano()/1000)
+	}
+	notes.wait(t, i+1, regexp.MustCompile(`^READY=1$`))
+	p.stop(t)
+	notesFrom(t, notes, p.cmd.Process.Pid)
+}
+
+// STATUS= says how many connections are open, from the main process.
+func TestSystemdStatus(t *testing.T) {
+	p, sock, notes, _ := underSystemd(t, "ltest-sdstatus", nil, "-x")
+	var conns []interface{ Close() error }
+	for range 3 {
+		c, _, err := dialRaw(sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	i, _ := notes.wait(t, 0, regexp.MustCompile(`^STATUS=.*\b3 connections\b`))
+	for _, c := range conns {
+		c.Close()
+	}
+	notes.wait(t, i+1, regexp.MustCompile(`^STATUS=.*\b0 connections\b`))
+	p.stop(t)
+	notesFrom(t, notes, p.cmd.Process.Pid)
+}
+
+// With WatchdogSec= (WATCHDOG_USEC), WATCHDOG=1 comes at about half the
+// interval while the server process answers, and stops when it does not.
+func TestSystemdWatchdog(t *testing.T) {
+	p, sock, notes, _ := underSystemd(t, "ltest-sdwatch", []string{"WATCHDOG_USEC=1000000"}, "-x")
+	dog := regexp.MustCompile(`^WATCHDOG=1$`)
+	pings := func(notes []sdNote) (at []time.Time) {
+		for _, n := range notes {
+			if dog.MatchString(n.text) {
+				at = append(at, n.at)
+			}
+		}
+		return at
+	}
+	waitFor(t, "five watchdog pings", func() bool { return len(pings(notes.all())) >= 5 })
+	at := pings(notes.all())
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < 250*time.Millisecond {
+			t.Fatalf("watchdog pinged %v after the last one; want about 500ms for WATCHDOG_USEC=1000000", gap)
+		}
+	}
+
+	id, err := whoami(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := pidOf(id)
+	syscall.Kill(server, syscall.SIGSTOP) // it answers nothing now
+	defer syscall.Kill(server, syscall.SIGCONT)
+	stopped, stoppedAt := len(notes.all()), time.Now()
+	// A ping or two from heartbeats sent before the stop may still come;
+	// after that, none for twice the interval.
+	waitFor(t, "watchdog pings to stop", func() bool {
+		at := pings(notes.all()[stopped:])
+		last := stoppedAt
+		if len(at) > 0 {
+			last = at[len(at)-1]
+		}
+		if len(at) > 3 {
+			t.Fatalf("%d watchdog pings since the server process was stopped", len(at))
+		}
+		return time.Since(last) > 2*time.Second
+	})
+	syscall.Kill(server, syscall.SIGCONT)
+	n := len(notes.all())
+	notes.wait(t, n, dog)
+	p.stop(t)
+	notesFrom(t, notes, p.cmd.Process.Pid)
 }

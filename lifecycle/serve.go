@@ -50,6 +50,7 @@ func serve(s *Server, cfg *Config) int {
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
 	fmt.Fprintln(ready, "READY")
 	ready.Close()
+	startBeating(ln)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

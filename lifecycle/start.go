@@ -17,6 +17,7 @@ import (
 // start is the process the user (or rc.d, or systemd) started.
 func start(s *Server, cfg *Config) int {
 	cfg.Logger = stderrLogger(s.Name)
+	stayForSystemd(s, cfg)
 	if s.Init != nil {
 		if err := s.Init(cfg); err != nil {
 			return fail(s, "init: %v", err)

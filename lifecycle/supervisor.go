@@ -35,6 +35,7 @@ type supervisor struct {
 	pf         *pidfile
 	log        *slog.Logger
 	cleaned    bool
+	sd         *sdReports // STATUS= and watchdog, under systemd
 }
 
 // superviseDetached is the daemon stage: it adopts what start passed on.
@@ -90,6 +91,7 @@ func (sv *supervisor) run(report func(error)) int {
 		sv.log = sv.logger()
 	}
 	defer sv.cleanup()
+	defer sv.startSystemdReports()()
 	// Catch the signals before anything runs: their default action would
 	// kill the supervisor and leave the socket and pidfile behind.
 	stop := make(chan os.Signal, 1)
