@@ -22,17 +22,20 @@ import (
 // daemon is a server started without -x, as rc.d would start it.
 type daemon struct {
 	dir, sock, pidPath string
-	bin                string // testserver unless set
-	env                []string
+	bin                string   // testserver unless set
+	vars               []string // environment variables for testserver
+	env                []string // the whole environment: ours and vars
 }
 
 func newDaemon(t *testing.T, name string, env ...string) *daemon {
 	dir := sharedDir(t)
+	vars := append([]string{"TESTSERVER_NAME=" + name, "TESTSERVER_PIDDIR=" + dir}, env...)
 	return &daemon{
 		dir:     dir,
 		sock:    filepath.Join(dir, "s.sock"),
 		pidPath: filepath.Join(dir, name+".pid"),
-		env:     append(append(os.Environ(), "TESTSERVER_NAME="+name, "TESTSERVER_PIDDIR="+dir), env...),
+		vars:    vars,
+		env:     append(os.Environ(), vars...),
 	}
 }
 
@@ -102,6 +105,54 @@ func TestPidfileNotInServerProcess(t *testing.T) {
 	}
 	if !strings.Contains(fmt.Sprint(openFiles(t, supervisor)), d.pidPath) {
 		t.Errorf("the supervisor %d does not hold the pidfile: %v", supervisor, openFiles(t, supervisor))
+	}
+}
+
+// Descriptors the start command inherited (from a shell, a CI runner,
+// rc.d) do not reach the server process, which runs as another account:
+// here a root-only file open for writing.
+func TestInheritedDescriptorsNotInServerProcess(t *testing.T) {
+	needRoot(t)
+	private := filepath.Join(t.TempDir(), "secret") // in a 0700 directory
+	secret, err := os.OpenFile(private, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer secret.Close()
+	d := newDaemon(t, "ltest-inherit")
+	for _, x := range []bool{false, true} {
+		name := "daemon"
+		args := []string{"-l", d.sock}
+		if x {
+			name, args = "foreground", append(args, "-x")
+		}
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(testserver, args...)
+			// Above the descriptors lifecycle passes on (3 to 5), where
+			// nothing overwrites it.
+			extra := []*os.File{nil, nil, nil, nil, nil, nil, secret}
+			p := runServerCmd(t, cmd, d.vars, extra...)
+			if x {
+				p.waitLine(t, acceptingPid)
+			} else {
+				<-p.done
+				if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+					t.Fatalf("start: exit status %d\n%s", code, p.stderr())
+				}
+				b, _ := os.ReadFile(d.pidPath)
+				supervisor, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+				t.Cleanup(func() { syscall.Kill(-supervisor, syscall.SIGKILL); waitGone(t, supervisor) })
+			}
+			id, err := whoami(d.sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for fd, target := range openFiles(t, pidOf(id)) {
+				if target == private {
+					t.Fatalf("server process %d (uid 65534) holds root's %s on descriptor %d", pidOf(id), private, fd)
+				}
+			}
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"runtime"
@@ -39,6 +40,7 @@ func startTied(cmd *exec.Cmd, exited func()) error {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
+	closeInheritedOnExec()
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
 	}
@@ -77,4 +79,26 @@ func armParentDeath() error {
 		return fmt.Errorf("supervisor %d is gone (parent is now %d): not serving without it", want, ppid)
 	}
 	return nil
+}
+
+// closeInheritedOnExec marks every descriptor from 3 on close-on-exec.
+// Go opens its own that way, but descriptors this process inherited from
+// whoever started it (a shell, a CI runner, rc.d, and the start process's
+// hand-over) are not, and would reach every server process, which runs as
+// another account. What a server process needs is passed on explicitly
+// (ExtraFiles), and exec clears the mark on those.
+func closeInheritedOnExec() {
+	if unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC) != nil {
+		markOpenOnExec() // before Linux 5.11
+	}
+}
+
+// markOpenOnExec does closeInheritedOnExec's work one descriptor at a time.
+func markOpenOnExec() {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= 3 {
+			unix.CloseOnExec(fd)
+		}
+	}
 }
