@@ -55,8 +55,9 @@
 // sends its server processes SIGTERM, so they drain and exit, the pidfile's
 // lock goes with it and the socket file left behind is replaced by the next
 // start, which needs no manual cleanup. The pidfile is the supervisor's
-// alone: a server process gets the socket and no other descriptor, neither
-// the pidfile nor any the start command inherited.
+// alone: a server process gets the socket and its pipes to the
+// supervisor, no other descriptor, neither the pidfile nor any the start
+// command inherited.
 //
 // Under systemd (NOTIFY_SOCKET or LISTEN_FDS set) the server never
 // detaches, whatever the flags say, so that the supervisor is the

@@ -24,6 +24,11 @@ const (
 	syslogDial   = time.Second // for a remote syslog; a local one answers at once or not at all
 	syslogWrite  = time.Second // a syslog daemon that takes no line for this long is treated as gone
 	syslogFacDmn = 3 << 3      // LOG_DAEMON
+
+	// syslogMaxLine cuts a longer message: it would not fit a datagram
+	// (and syslog daemons cut far shorter ones), and a line that can never
+	// be sent must not stay in front of every later one.
+	syslogMaxLine = 16 << 10
 )
 
 // syslogLogger logs under the server's name to the local syslog daemon, or
@@ -145,6 +150,9 @@ func (o *syslogOut) format(level slog.Level, t time.Time, msg string) []byte {
 		sev = 3
 	case level >= slog.LevelWarn:
 		sev = 4
+	}
+	if len(msg) > syslogMaxLine {
+		msg = fmt.Sprintf("%s… [%d bytes cut]", msg[:syslogMaxLine], len(msg)-syslogMaxLine)
 	}
 	if o.local {
 		return fmt.Appendf(nil, "<%d>%s %s[%d]: %s\n", syslogFacDmn|sev, t.Format(time.Stamp), o.tag, os.Getpid(), msg)

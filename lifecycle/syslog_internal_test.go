@@ -68,3 +68,29 @@ func TestSyslogHoldsWhileDown(t *testing.T) {
 		t.Fatalf("after a syslog restart: %q", got)
 	}
 }
+
+// A line too long for a datagram is cut, not retried forever in front of
+// every later line.
+func TestSyslogLongLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	log := syslogLogger(&Server{Name: "long", SyslogNetwork: "unixgram", SyslogAddr: path})
+	log.Info(strings.Repeat("z", 1<<20))
+	log.Info("after")
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	buf := make([]byte, 2<<20)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(buf[:n]); !strings.Contains(got, "zzzz") || len(got) > syslogMaxLine+100 || !strings.Contains(got, "bytes cut") {
+		t.Fatalf("the long line arrived as %d bytes: %.100q…", n, got)
+	}
+	if n, err = c.Read(buf); err != nil || !strings.Contains(string(buf[:n]), "msg=after") {
+		t.Fatalf("the next line: %q %v", buf[:n], err)
+	}
+}
