@@ -51,8 +51,9 @@
 // does not wait: each process holds its latest 256 lines, tries again at
 // most every 5 s and sends them, oldest first, once syslog answers.
 //
-// Nothing outlives the supervisor: if it dies, even by kill -9, the kernel
-// sends its server processes SIGTERM, so they drain and exit, the pidfile's
+// No server process outlives its supervisor by more than a drain: if the
+// supervisor dies, even by kill -9, the kernel sends its server processes
+// SIGTERM, so they drain (DrainTimeout) and exit, the pidfile's
 // lock goes with it and the socket file left behind is replaced by the next
 // start, which needs no manual cleanup. The pidfile is the supervisor's
 // alone: a server process gets the socket and its pipes to the
