@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -14,9 +13,10 @@ import (
 
 // child is one server process.
 type child struct {
-	cmd   *exec.Cmd
-	done  chan struct{} // closed when the process has exited
-	state *os.ProcessState
+	cmd     *exec.Cmd
+	started time.Time
+	done    chan struct{} // closed when the process has exited
+	state   *os.ProcessState
 }
 
 // startServer runs the binary again as the server process with the socket
@@ -43,42 +43,55 @@ func (sv *supervisor) startServer() (*child, error) {
 	cmd.Env = append(withoutStage(os.Environ()), stageEnv+"="+stageServe)
 	cmd.ExtraFiles = []*os.File{lf, readyW}
 	cmd.Stdout = os.Stdout
-	var stderr io.ReadCloser
+	// A detached server's stderr is the supervisor's to log: a crash's
+	// panic message must reach syslog. The pipe is the supervisor's own,
+	// not exec's StderrPipe, which Wait closes as soon as the process
+	// exits, cutting off the end of a crash report still in the pipe.
+	var logged <-chan struct{}
+	pid := make(chan int, 1)
 	if sv.cfg.Foreground {
 		cmd.Stderr = os.Stderr
-	} else if stderr, err = cmd.StderrPipe(); err != nil {
-		readyW.Close()
-		return nil, err
+	} else {
+		r, w, err := os.Pipe()
+		if err != nil {
+			readyW.Close()
+			return nil, err
+		}
+		defer w.Close() // the server process has its own copy
+		cmd.Stderr = w
+		logged = sv.logStderr(r, pid)
 	}
 	if sv.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{
 			Uid: sv.cred.uid, Gid: sv.cred.gid, Groups: []uint32{},
 		}}
 	}
-	if err := cmd.Start(); err != nil {
+	beatW, err := sv.passBeatPipe(cmd)
+	if err != nil {
+		readyW.Close()
+		return nil, err
+	}
+	if beatW != nil {
+		defer beatW.Close() // the server process has its own copy
+	}
+	c := &child{cmd: cmd, started: time.Now(), done: make(chan struct{})}
+	err = startTied(cmd, func() {
+		if logged != nil {
+			waitStderr(logged) // the crash report before the word of the crash
+		}
+		c.state = cmd.ProcessState
+		close(c.done)
+	})
+	if err != nil {
+		close(pid)
 		readyW.Close()
 		if errors.Is(err, os.ErrPermission) && sv.cred != nil {
 			return nil, fmt.Errorf("cannot run %s as %s:%s: %v (the binary and its directories must be executable by that account)", exe, sv.cred.user, sv.cred.group, err)
 		}
 		return nil, err
 	}
+	pid <- cmd.Process.Pid
 	readyW.Close()
-	c := &child{cmd: cmd, done: make(chan struct{})}
-	if stderr != nil {
-		// A detached server's stderr is the supervisor's to log: a crash's
-		// panic message must reach syslog.
-		go func() {
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				sv.log.Error(sc.Text(), "pid", cmd.Process.Pid)
-			}
-		}()
-	}
-	go func() {
-		cmd.Wait()
-		c.state = cmd.ProcessState
-		close(c.done)
-	}()
 
 	ready := make(chan string, 1)
 	go func() {

@@ -35,10 +35,37 @@
 // binary re-executed with the socket on descriptor 3 and the credentials set
 // between fork and exec. That is what lets it restart a server that died of
 // a panic, SIGSEGV or SIGBUS on the same socket, even after privileges were
-// dropped (5 crashes within 10 s stop it, with the reason in the log), and
-// start a new binary on SIGHUP while the old server drains, without one
-// connection attempt being refused.
+// dropped, and start a new binary on SIGHUP while the old server drains,
+// without one connection attempt being refused.
 //
-// Under systemd, a socket passed with LISTEN_FDS is adopted (and never
-// unlinked), and READY=1, RELOADING=1 and STOPPING=1 go to NOTIFY_SOCKET.
+// A restart waits first: 100 ms after a crash, doubling with each crash in
+// a row up to 5 s; a server that ran 10 s before it crashed starts a new
+// row. The socket stays open meanwhile, so connection attempts wait in its
+// backlog. Five crashes within 10 s of running time (the pauses are not
+// counted, so they cannot hide a crash loop) stop the supervisor. Each
+// crash is logged with its pause, each restart with the new pid, and the
+// stop with its reason. Detached, a server process's stderr goes to
+// syslog line by line, with its pid: a crash report arrives whole and in
+// order (lines over 2 KiB in pieces) before the line about the crash.
+// When syslog cannot be reached (not started yet, restarting), logging
+// does not wait: each process holds its latest 256 lines, tries again at
+// most every 5 s and sends them, oldest first, once syslog answers.
+//
+// No server process outlives its supervisor by more than a drain: if the
+// supervisor dies, even by kill -9, the kernel sends its server processes
+// SIGTERM, so they drain (DrainTimeout) and exit, the pidfile's
+// lock goes with it and the socket file left behind is replaced by the next
+// start, which needs no manual cleanup. The pidfile is the supervisor's
+// alone: a server process gets the socket and its pipes to the
+// supervisor, no other descriptor, neither the pidfile nor any the start
+// command inherited.
+//
+// Under systemd (NOTIFY_SOCKET or LISTEN_FDS set) the server never
+// detaches, whatever the flags say, so that the supervisor is the
+// service's main PID: systemd accepts notifications from it alone by
+// default (NotifyAccess=main). A socket passed with LISTEN_FDS is adopted
+// and never unlinked. READY=1, RELOADING=1 with MONOTONIC_USEC (for
+// Type=notify-reload), STOPPING=1 and STATUS= with the open connections
+// (every 2 s) go to NOTIFY_SOCKET; with WatchdogSec=, WATCHDOG=1 goes every
+// half interval while a server process sends its heartbeat.
 package lifecycle

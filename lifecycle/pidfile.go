@@ -38,8 +38,14 @@ func lockPidfile(path string) (*pidfile, error) {
 	return &pidfile{f: f, path: path}, nil
 }
 
-// adoptPidfile takes over a locked pidfile inherited as a descriptor.
-func adoptPidfile(f *os.File, path string) *pidfile { return &pidfile{f: f, path: path} }
+// adoptPidfile takes over a locked pidfile inherited as a descriptor. An
+// inherited descriptor is not close-on-exec: left so, it would reach every
+// server process, which runs as -u/-g, could rewrite root's pidfile and
+// would hold the lock after the supervisor died.
+func adoptPidfile(f *os.File, path string) *pidfile {
+	unix.CloseOnExec(int(f.Fd()))
+	return &pidfile{f: f, path: path}
+}
 
 // write records pid, replacing what a stale file held.
 func (p *pidfile) write(pid int) error {

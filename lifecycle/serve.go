@@ -17,15 +17,23 @@ import (
 // it accepts, and runs Serve and the periodic functions until SIGTERM.
 func serve(s *Server, cfg *Config) int {
 	signal.Ignore(syscall.SIGHUP) // the supervisor handles upgrades
+	if err := armParentDeath(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
+		return 1
+	}
 	ready := os.NewFile(fdReady, "ready")
 	if cfg.Foreground {
 		cfg.Logger = stderrLogger(s.Name)
-	} else if l, err := syslogLogger(s); err == nil {
-		cfg.Logger = l
 	} else {
-		cfg.Logger = stderrLogger(s.Name) // the supervisor logs our stderr
+		cfg.Logger = syslogLogger(s)
 	}
-	l, err := net.FileListener(os.NewFile(fdListener, "listener"))
+	inherited := os.NewFile(fdListener, "listener")
+	l, err := net.FileListener(inherited)
+	// FileListener made its own copy. Closed, the inherited one no longer
+	// keeps the socket listening once Shutdown closes the copy, so a
+	// draining server whose supervisor is gone leaves nothing that queues
+	// connections no one will accept.
+	inherited.Close()
 	if err != nil {
 		fmt.Fprintf(ready, "ERROR cannot adopt the socket: %v\n", err)
 		return 1
@@ -42,6 +50,7 @@ func serve(s *Server, cfg *Config) int {
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
 	fmt.Fprintln(ready, "READY")
 	ready.Close()
+	startBeating(ln)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -17,6 +17,7 @@ import (
 // start is the process the user (or rc.d, or systemd) started.
 func start(s *Server, cfg *Config) int {
 	cfg.Logger = stderrLogger(s.Name)
+	stayForSystemd(s, cfg)
 	if s.Init != nil {
 		if err := s.Init(cfg); err != nil {
 			return fail(s, "init: %v", err)
@@ -56,10 +57,8 @@ func start(s *Server, cfg *Config) int {
 	if cfg.Foreground {
 		return sv.run(nil)
 	}
-	if w, err := dialSyslog(s); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: warning: no syslog (%v): a detached server's log is lost; run a syslog daemon, or use -x under a supervisor that keeps stderr\n", s.Name, err)
-	} else {
-		w.Close()
+	if err := probeSyslog(s); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: warning: no syslog (%v): the daemon holds its last %d log lines and sends them once syslog answers; start a syslog daemon, or use -x under a supervisor that keeps stderr\n", s.Name, err, heldMax)
 	}
 	return detach(s, cfg, ul, pf)
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/oklog/run"
 )
 
-// Crash-loop brake: this many crashes within crashWindow stop the supervisor.
+// Crash-loop brake: this many crashes within crashWindow of running time
+// stop the supervisor (see crashLoop).
 const (
 	crashLimit  = 5
 	crashWindow = 10 * time.Second
@@ -34,6 +35,7 @@ type supervisor struct {
 	pf         *pidfile
 	log        *slog.Logger
 	cleaned    bool
+	sd         *sdReports // STATUS= and watchdog, under systemd
 }
 
 // superviseDetached is the daemon stage: it adopts what start passed on.
@@ -89,6 +91,7 @@ func (sv *supervisor) run(report func(error)) int {
 		sv.log = sv.logger()
 	}
 	defer sv.cleanup()
+	defer sv.startSystemdReports()()
 	// Catch the signals before anything runs: their default action would
 	// kill the supervisor and leave the socket and pidfile behind.
 	stop := make(chan os.Signal, 1)
@@ -142,7 +145,7 @@ func (sv *supervisor) run(report func(error)) int {
 // supervise restarts crashed servers and replaces the server on SIGHUP
 // until ctx ends, then stops the server.
 func (sv *supervisor) supervise(ctx context.Context, cur *child, hup <-chan os.Signal) error {
-	var crashes []time.Time
+	var crashes crashLoop
 	var old []*child // replaced servers still draining
 	for {
 		select {
@@ -171,27 +174,14 @@ func (sv *supervisor) supervise(ctx context.Context, cur *child, hup <-chan os.S
 				sv.log.Info("server exited", "pid", cur.cmd.Process.Pid)
 				return nil
 			}
-			now := time.Now()
-			crashes = append(crashes, now)
-			for len(crashes) > 0 && now.Sub(crashes[0]) > crashWindow {
-				crashes = crashes[1:]
-			}
-			if len(crashes) >= crashLimit {
-				err := fmt.Errorf("server crashed %d times within %v (last: %s); giving up", len(crashes), crashWindow, cur.describeExit())
-				sv.log.Error(err.Error())
+			next, err := sv.restart(ctx, &crashes, cur)
+			if err != nil {
 				return err
 			}
-			sv.log.Error("server crashed; restarting on the same socket", "pid", cur.cmd.Process.Pid, "exit", cur.describeExit())
-			next, err := sv.startServer()
-			for err != nil {
-				crashes = append(crashes, time.Now())
-				if len(crashes) >= crashLimit {
-					err = fmt.Errorf("server cannot be restarted: %v", err)
-					sv.log.Error(err.Error())
-					return err
-				}
-				sv.log.Error("restart failed; trying again", "err", err)
-				next, err = sv.startServer()
+			if next == nil { // stopped during the pause
+				notify("STOPPING=1")
+				sv.stopAll(old)
+				return nil
 			}
 			cur = next
 		}
@@ -251,11 +241,7 @@ func (sv *supervisor) logger() *slog.Logger {
 	if sv.cfg.Foreground {
 		return stderrLogger(sv.s.Name)
 	}
-	l, err := syslogLogger(sv.s)
-	if err != nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return l
+	return syslogLogger(sv.s)
 }
 
 var errNotReady = errors.New("server process ended before accepting")

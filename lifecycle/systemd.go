@@ -5,6 +5,8 @@ import (
 	"net"
 	"os"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // systemd's socket activation passes listening sockets from descriptor 3 on.
@@ -42,11 +44,37 @@ func systemdListener() (*net.UnixListener, error) {
 	return ul, nil
 }
 
+// underSystemd reports whether systemd started this process: it passed a
+// socket or asked for notifications.
+func underSystemd() bool {
+	return os.Getenv("NOTIFY_SOCKET") != "" || os.Getenv("LISTEN_FDS") != ""
+}
+
+// stayForSystemd keeps a server that systemd started in the foreground
+// whatever the flags say. Detached, READY=1 and the rest would come from a
+// process that is not the service's main PID, which systemd drops by
+// default (NotifyAccess=main), and it would take the stop of the start
+// process for the end of the service.
+func stayForSystemd(s *Server, cfg *Config) {
+	if cfg.Foreground || !underSystemd() {
+		return
+	}
+	cfg.Foreground = true
+	fmt.Fprintf(os.Stderr, "%s: started by systemd (NOTIFY_SOCKET or LISTEN_FDS set): staying in the foreground as with -x, without pidfile, logging to stderr (the journal)\n", s.Name)
+}
+
 // notify sends a state line to systemd when it asked for them (Type=notify).
 func notify(state string) {
 	addr := os.Getenv("NOTIFY_SOCKET")
 	if addr == "" {
 		return
+	}
+	if state == "RELOADING=1" {
+		// Type=notify-reload requires the time of the reload with it; added
+		// here, it is never forgotten by a caller.
+		var ts unix.Timespec
+		unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+		state += "\nMONOTONIC_USEC=" + strconv.FormatInt(ts.Nano()/1000, 10)
 	}
 	if addr[0] == '@' {
 		addr = "\x00" + addr[1:] // abstract namespace

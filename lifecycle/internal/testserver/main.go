@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,13 @@ import (
 
 	"github.com/dorritgo/dorrit"
 	"github.com/dorritgo/dorrit/lifecycle"
+)
+
+// The crash report "dump" writes: dumpLines lines, with one of longLine
+// bytes in the middle for "dumplong".
+const (
+	dumpLines = 3000
+	longLine  = 70000
 )
 
 func main() {
@@ -67,6 +75,20 @@ func serve(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) erro
 					msg = []byte(identity())
 				case "panic":
 					panic("panic requested by a client")
+				case "log":
+					cfg.Logger.Info("logged at a client's request", "pid", os.Getpid())
+				case "dump", "dumplong":
+					// A long crash report of known lines, as a panic
+					// with many goroutines writes it, then the crash.
+					w := bufio.NewWriter(os.Stderr)
+					for i := 1; i <= dumpLines; i++ {
+						fmt.Fprintf(w, "dump line %04d %s\n", i, strings.Repeat("x", 80))
+						if string(msg) == "dumplong" && i == dumpLines/2 {
+							fmt.Fprintf(w, "long line %s\n", strings.Repeat("y", longLine))
+						}
+					}
+					w.Flush()
+					panic("dump done")
 				}
 				if err := c.Write(msg); err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
 					return
