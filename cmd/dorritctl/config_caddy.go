@@ -19,6 +19,8 @@ var caddyTemplate = template.Must(template.New("caddy").Parse(`# Caddyfile: Cadd
 # The socket is mode 0770 (srwxrwx---): Caddy's account (caddy on Debian)
 # must be in its group, so start the server as root with -g {{.Group}}:
 #     {{.Name}} -l {{.Socket}} -g {{.Group}}
+# (Debian also puts caddy in group www-data, so -g www-data serves nginx,
+# Apache and Caddy alike.)
 # Debian's caddy.service gives Caddy a private /tmp (PrivateTmp=true): a
 # socket under /tmp is invisible to it; keep it in /run or /var/run.
 #
