@@ -1,5 +1,5 @@
 # The one entry point: `make test` is what CI runs (.ci/run).
-.PHONY: test fuzz bench idlemem echo peers
+.PHONY: test fuzz bench idlemem echo dev peers
 
 # Pinned; go run fetches and builds it on first use, so nothing to install.
 STATICCHECK = go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -32,6 +32,10 @@ idlemem:
 
 echo:
 	go run ./examples/echo -x -l /tmp/echo.socket
+
+# The echo server behind dorritctl's development front: open http://127.0.0.1:8080/.
+dev:
+	go run ./cmd/dorritctl dev
 
 peers:
 	go run ./bench

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// generate runs dorritctl config and returns what it printed.
+func generate(t *testing.T, args ...string) string {
+	t.Helper()
+	r := ctl("", append([]string{"config"}, args...)...)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("dorritctl config %q:\n%v", args, r)
+	}
+	return r.stdout
+}
+
+// tool finds a program, also in the sbin directories a non-root PATH lacks.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	t.Skipf("%s is not installed (.ci/run installs it from Debian)", name)
+	return ""
+}
+
+func writeFile(t *testing.T, path, text string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runTool runs a checker and fails the test with its output.
+func runTool(t *testing.T, env []string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Every configuration states the 0770 socket and how to get into its group.
+func TestConfigComments(t *testing.T) {
+	for target, group := range map[string]string{
+		"nginx": "www-data", "haproxy": "haproxy", "caddy": "caddy", "apache": "www-data", "systemd": "www-data", "rcd": "www",
+	} {
+		text := generate(t, target, "echo")
+		if !strings.Contains(text, "0770") || !strings.Contains(text, "-g "+group) {
+			t.Errorf("%s: the comments must say the socket is 0770 and -g %s:\n%s", target, group, text)
+		}
+	}
+	if text := generate(t, "nginx", "echo", "--group", "nginx"); !strings.Contains(text, "-g nginx") {
+		t.Errorf("--group is not used:\n%s", text)
+	}
+}
+
+// nginxConf wraps the generated file in a minimal nginx.conf.
+func nginxConf(dir, snippet, extra string) string {
+	return fmt.Sprintf(`%s
+pid %s/nginx.pid;
+error_log %s/error.log;
+events {}
+http {
+    access_log off;
+    client_body_temp_path %s/body;
+    proxy_temp_path %s/proxy;
+    include %s;
+}
+`, extra, dir, dir, dir, dir, snippet)
+}
+
+func TestConfigNginx(t *testing.T) {
+	nginx := tool(t, "nginx")
+	dir := t.TempDir()
+	// nginx -t binds the listening address: a free one, not port 80.
+	text := generate(t, "nginx", "echo", "--location", "/chat", "--host", "example.com", "--listen", "127.0.0.1:"+freePort(t))
+	for _, want := range []string{
+		"map $http_upgrade $connection_upgrade", "proxy_http_version 1.1;", "proxy_set_header Host $http_host;",
+		"proxy_set_header Connection $connection_upgrade;", "proxy_pass http://unix:/var/run/echo.socket;",
+		"location /chat {", "server_name example.com;", "proxy_read_timeout",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("nginx: no %q in\n%s", want, text)
+		}
+	}
+	snippet := writeFile(t, filepath.Join(dir, "echo.conf"), text)
+	conf := writeFile(t, filepath.Join(dir, "nginx.conf"), nginxConf(dir, snippet, ""))
+	runTool(t, nil, nginx, "-t", "-q", "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf)
+}
+
+func TestConfigHAProxy(t *testing.T) {
+	haproxy := tool(t, "haproxy")
+	text := generate(t, "haproxy", "echo")
+	for _, want := range []string{"timeout tunnel", "server echo /var/run/echo.socket", "chroot", "path_beg /ws/"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("haproxy: no %q in\n%s", want, text)
+		}
+	}
+	cfg := writeFile(t, filepath.Join(t.TempDir(), "echo.cfg"), text)
+	runTool(t, nil, haproxy, "-c", "-q", "-f", cfg)
+}
+
+func TestConfigCaddy(t *testing.T) {
+	caddy := tool(t, "caddy")
+	for _, args := range [][]string{
+		{"caddy", "echo"},
+		{"caddy", "echo", "--host", "example.com"},
+		{"caddy", "echo", "--listen", "127.0.0.1:8080", "--location", "/chat"},
+	} {
+		dir := t.TempDir()
+		text := generate(t, args...)
+		if !strings.Contains(text, "reverse_proxy @echo_ws unix//var/run/echo.socket") {
+			t.Errorf("caddy %q: no reverse_proxy to the socket:\n%s", args, text)
+		}
+		file := writeFile(t, filepath.Join(dir, "Caddyfile"), text)
+		runTool(t, caddyEnv(dir), caddy, "validate", "--config", file, "--adapter", "caddyfile")
+	}
+}
+
+// caddyEnv keeps Caddy's data and configuration in dir.
+func caddyEnv(dir string) []string {
+	return []string{"HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir}
+}
+
+// apacheModules is where Debian keeps Apache's modules.
+const apacheModules = "/usr/lib/apache2/modules"
+
+// apacheConf is a minimal httpd.conf loading what the generated file needs.
+func apacheConf(t *testing.T, dir, site, extra string) string {
+	t.Helper()
+	for _, m := range []string{"mod_mpm_event.so", "mod_authz_core.so", "mod_proxy.so", "mod_proxy_http.so"} {
+		if _, err := os.Stat(filepath.Join(apacheModules, m)); err != nil {
+			t.Skipf("Apache is installed without %s in %s", m, apacheModules)
+		}
+	}
+	return fmt.Sprintf(`ServerRoot %s
+DefaultRuntimeDir %s
+PidFile %s/httpd.pid
+ErrorLog %s/error.log
+ServerName localhost
+LoadModule mpm_event_module %s/mod_mpm_event.so
+LoadModule authz_core_module %s/mod_authz_core.so
+LoadModule proxy_module %s/mod_proxy.so
+LoadModule proxy_http_module %s/mod_proxy_http.so
+%s
+Include %s
+`, dir, dir, dir, dir, apacheModules, apacheModules, apacheModules, apacheModules, extra, site)
+}
+
+func TestConfigApache(t *testing.T) {
+	apache := tool(t, "apache2")
+	dir := t.TempDir()
+	text := generate(t, "apache", "echo")
+	for _, want := range []string{
+		"ProxyPreserveHost On", `ProxyPass "/ws" "unix:/var/run/echo.socket|http://localhost/ws" upgrade=websocket`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("apache: no %q in\n%s", want, text)
+		}
+	}
+	site := writeFile(t, filepath.Join(dir, "echo.conf"), text)
+	conf := writeFile(t, filepath.Join(dir, "httpd.conf"), apacheConf(t, dir, site, "Listen 80"))
+	runTool(t, nil, apache, "-t", "-f", conf)
+}
+
+func TestConfigSystemd(t *testing.T) {
+	analyze := tool(t, "systemd-analyze")
+	for _, activation := range []bool{false, true} {
+		dir := t.TempDir()
+		args := []string{"config", "systemd", "echo", "--binary", echoBin, "--out", dir}
+		if activation {
+			args = append(args, "--socket-activation")
+		}
+		r := ctl("", args...)
+		if r.code != 0 {
+			t.Fatalf("%v", r)
+		}
+		units := []string{filepath.Join(dir, "echo.service")}
+		if activation {
+			units = append(units, filepath.Join(dir, "echo.socket"))
+		}
+		service, _ := os.ReadFile(units[0])
+		for _, want := range []string{"Type=notify", "-x -l /run/echo.socket -g www-data", "ExecReload=/bin/kill -HUP $MAINPID"} {
+			if !strings.Contains(string(service), want) {
+				t.Errorf("service: no %q in\n%s", want, service)
+			}
+		}
+		if activation {
+			socket, err := os.ReadFile(units[1])
+			if err != nil || !strings.Contains(string(socket), "ListenStream=/run/echo.socket") ||
+				!strings.Contains(string(socket), "SocketMode=0770") || !strings.Contains(string(service), "Requires=echo.socket") {
+				t.Errorf("socket activation: %v\n%s\n%s", err, service, socket)
+			}
+		}
+		// systemd-analyze reports unknown keys and the like without
+		// failing: any output is a finding.
+		if out := runTool(t, nil, analyze, append([]string{"verify"}, units...)...); strings.TrimSpace(out) != "" {
+			t.Errorf("systemd-analyze verify:\n%s", out)
+		}
+	}
+}
+
+// The rc.d script is checked by sh and run against a stand-in for
+// FreeBSD's rc.subr that prints what the script set up.
+func TestConfigRcd(t *testing.T) {
+	sh := tool(t, "sh")
+	dir := t.TempDir()
+	r := ctl("", "config", "rcd", "echo", "--socket", "/var/run/other.socket", "--out", dir)
+	if r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	script := filepath.Join(dir, "echo")
+	if fi, err := os.Stat(script); err != nil || fi.Mode()&0o111 == 0 {
+		t.Fatalf("the script must be executable: %v %v", fi.Mode(), err)
+	}
+	runTool(t, nil, sh, "-n", script)
+
+	text, _ := os.ReadFile(script)
+	subr := writeFile(t, filepath.Join(dir, "rc.subr"), `
+load_rc_config() { [ "$1" = "$name" ] || echo "load_rc_config $1"; }
+run_rc_command() {
+	eval enable=\$${name}_enable flags=\$${name}_flags
+	echo "cmd=$1 name=$name rcvar=$rcvar command=$command pidfile=$pidfile enable=$enable flags=$flags stop=$sig_stop reload=$sig_reload extra=$extra_commands"
+}
+`)
+	local := writeFile(t, filepath.Join(dir, "echo.local"), strings.Replace(string(text), ". /etc/rc.subr", ". "+subr, 1))
+	out := runTool(t, nil, sh, local, "forcestatus")
+	want := "cmd=forcestatus name=echo rcvar=echo_enable command=/usr/local/bin/echo pidfile=/var/run/echo.pid enable=NO flags=-u www -g www -l /var/run/other.socket stop=TERM reload=HUP extra=reload\n"
+	if out != want {
+		t.Errorf("the script set up\n%s\nwant\n%s", out, want)
+	}
+	out = runTool(t, []string{"echo_enable=YES", "echo_flags=-g www -m 100"}, sh, local, "start")
+	if !strings.Contains(out, "enable=YES flags=-g www -m 100") {
+		t.Errorf("rc.conf's variables must win over the defaults: %s", out)
+	}
+}
