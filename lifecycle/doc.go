@@ -36,7 +36,10 @@
 // between fork and exec. That is what lets it restart a server that died of
 // a panic, SIGSEGV or SIGBUS on the same socket, even after privileges were
 // dropped, and start a new binary on SIGHUP while the old server drains,
-// without one connection attempt being refused.
+// without one connection attempt being refused. The replaced server stops
+// accepting, completes the handshakes it had begun, serves on for
+// Server.UpgradeGrace and then drains with 1001, so no client sees a 503
+// or a conversation cut before its answer.
 //
 // A restart waits first: 100 ms after a crash, doubling with each crash in
 // a row up to 5 s; a server that ran 10 s before it crashed starts a new

@@ -174,17 +174,23 @@ func (p *proc) stop(t *testing.T) int {
 
 // whoami asks the server over a WebSocket for its process identity.
 func whoami(sock string) (string, error) {
+	id, _, err := converse(sock)
+	return id, err
+}
+
+// converse is whoami that also says whether the handshake succeeded.
+func converse(sock string) (id string, upgraded bool, err error) {
 	c, _, err := wstest.Dial(sock, &wstest.DialOptions{Timeout: 5 * time.Second})
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	if err := c.WriteText([]byte("whoami")); err != nil {
-		return "", err
+		return "", true, err
 	}
 	_, msg, err := c.ReadMessage()
-	return string(msg), err
+	return string(msg), true, err
 }
 
 // dialRaw connects the raw client.
@@ -245,17 +251,21 @@ func waitGone(t *testing.T, pid int) {
 // refused connection attempts apart from conversations cut by a dying server
 // process (those are lost in flight, which a crash may do).
 type load struct {
-	mu      sync.Mutex
-	refused int
-	cut     int
-	pids    map[int]int
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	mu         sync.Mutex
+	refused    int   // connection attempts refused
+	handshakes int   // handshakes answered without 101 (503, say) or broken off
+	cut        int   // conversations upgraded and then ended before their answer
+	lastErr    error // of the last handshake failure or cut, for the report
+	pids       map[int]int
+	stop       chan struct{}
+	wg         sync.WaitGroup
 }
 
-func startLoad(sock string) *load {
+// startLoad runs clients that each converse with the server in a loop:
+// dial, handshake, one message, its answer.
+func startLoad(sock string, clients int) *load {
 	l := &load{pids: map[int]int{}, stop: make(chan struct{})}
-	for range 4 {
+	for range clients {
 		l.wg.Go(func() {
 			for {
 				select {
@@ -263,15 +273,19 @@ func startLoad(sock string) *load {
 					return
 				default:
 				}
-				id, err := whoami(sock)
+				id, upgraded, err := converse(sock)
 				l.mu.Lock()
 				switch {
 				case err == nil:
 					l.pids[pidOf(id)]++
 				case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.EAGAIN):
 					l.refused++
+				case !upgraded:
+					l.handshakes++
+					l.lastErr = err
 				default:
 					l.cut++
+					l.lastErr = err
 				}
 				l.mu.Unlock()
 			}
@@ -295,5 +309,13 @@ func (l *load) servedBy(other func(pid int) bool) bool {
 func (l *load) finish() (refused, cut int, pids map[int]int) {
 	close(l.stop)
 	l.wg.Wait()
-	return l.refused, l.cut, l.pids
+	return l.refused, l.cut + l.handshakes, l.pids
+}
+
+// report says what went wrong under load, for a failed test.
+func (l *load) report() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprintf("%d connects refused, %d handshakes failed, %d conversations cut (last: %v); answers by pid %v",
+		l.refused, l.handshakes, l.cut, l.lastErr, l.pids)
 }

@@ -40,6 +40,13 @@ type Server struct {
 	// time Every after start (the manual's ws_set_periodic), and stop with it.
 	Periodic []Periodic
 
+	// UpgradeGrace is how long a server process replaced by an upgrade
+	// (SIGHUP) goes on serving its connections after it stopped accepting,
+	// before it drains them (1001 after their queues; clients reconnect to
+	// the new process). It lets conversations that began just before the
+	// upgrade finish. Default 1s.
+	UpgradeGrace time.Duration
+
 	// DrainTimeout bounds the graceful stop of a server process: its
 	// connections get their queues and a 1001 close within it. Default 10s.
 	DrainTimeout time.Duration
@@ -85,6 +92,9 @@ const (
 func runMain(s Server, args []string) int {
 	if s.Name == "" {
 		s.Name = dorrit.DefaultName
+	}
+	if s.UpgradeGrace == 0 {
+		s.UpgradeGrace = time.Second
 	}
 	if s.DrainTimeout == 0 {
 		s.DrainTimeout = 10 * time.Second

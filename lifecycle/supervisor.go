@@ -164,7 +164,7 @@ func (sv *supervisor) supervise(ctx context.Context, cur *child, hup <-chan os.S
 			}
 			sv.log.Info("upgraded: the new server accepts, the old one drains",
 				"new", next.cmd.Process.Pid, "old", cur.cmd.Process.Pid)
-			cur.cmd.Process.Signal(syscall.SIGTERM)
+			cur.cmd.Process.Signal(sigReplaced)
 			old = append(old, cur)
 			cur = next
 			notify("READY=1")
