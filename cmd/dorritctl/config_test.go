@@ -31,6 +31,11 @@ func tool(t *testing.T, name string) string {
 			return p
 		}
 	}
+	if os.Getenv("CI") == "true" {
+		// .ci/run installed it: a missing front server in CI means it
+		// was not exercised, which must not pass unnoticed.
+		t.Fatalf("%s is not installed, and CI=true: .ci/run should have installed it from Debian", name)
+	}
 	t.Skipf("%s is not installed (.ci/run installs it from Debian)", name)
 	return ""
 }
