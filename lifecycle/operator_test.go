@@ -127,6 +127,12 @@ func TestInheritedDescriptorsNotInServerProcess(t *testing.T) {
 			name, args = "foreground", append(args, "-x")
 		}
 		t.Run(name, func(t *testing.T) {
+			server := 0 // its server process, gone too before the next subtest takes the socket
+			t.Cleanup(func() {
+				if server != 0 {
+					waitGone(t, server)
+				}
+			})
 			cmd := exec.Command(testserver, args...)
 			// Above the descriptors lifecycle passes on (3 to 5), where
 			// nothing overwrites it.
@@ -147,6 +153,7 @@ func TestInheritedDescriptorsNotInServerProcess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			server = pidOf(id)
 			for fd, target := range openFiles(t, pidOf(id)) {
 				if target == private {
 					t.Fatalf("server process %d (uid 65534) holds root's %s on descriptor %d", pidOf(id), private, fd)
