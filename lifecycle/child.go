@@ -24,7 +24,7 @@ type child struct {
 // are set between fork and exec, so no thread ever runs half-privileged),
 // and waits until it accepts connections or fails.
 func (sv *supervisor) startServer() (*child, error) {
-	lf, err := sv.ul.File()
+	lf, err := listenerFile(sv.ul)
 	if err != nil {
 		return nil, err
 	}
@@ -34,12 +34,15 @@ func (sv *supervisor) startServer() (*child, error) {
 		return nil, err
 	}
 	defer readyR.Close()
-	exe, err := os.Executable()
+	path, err := os.Executable()
 	if err != nil {
 		readyW.Close()
 		return nil, err
 	}
-	cmd := exec.Command(exe, os.Args[1:]...)
+	// Opened at each start, so that an upgrade runs the binary now on disk.
+	exe := openExecutable(path)
+	defer exe.close()
+	cmd := &exec.Cmd{Args: append([]string{path}, os.Args[1:]...)}
 	cmd.Env = append(withoutStage(os.Environ()), stageEnv+"="+stageServe)
 	cmd.ExtraFiles = []*os.File{lf, readyW}
 	cmd.Stdout = os.Stdout
@@ -55,10 +58,10 @@ func (sv *supervisor) startServer() (*child, error) {
 			Uid: sv.cred.uid, Gid: sv.cred.gid, Groups: []uint32{},
 		}}
 	}
-	if err := cmd.Start(); err != nil {
+	if err := exe.start(cmd); err != nil {
 		readyW.Close()
 		if errors.Is(err, os.ErrPermission) && sv.cred != nil {
-			return nil, fmt.Errorf("cannot run %s as %s:%s: %v (the binary and its directories must be executable by that account)", exe, sv.cred.user, sv.cred.group, err)
+			return nil, fmt.Errorf("cannot run %s as %s:%s: %v (the binary must be executable by that account, e.g. chmod a+x %[1]s)", path, sv.cred.user, sv.cred.group, err)
 		}
 		return nil, err
 	}

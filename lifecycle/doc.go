@@ -37,7 +37,10 @@
 // a panic, SIGSEGV or SIGBUS on the same socket, even after privileges were
 // dropped (5 crashes within 10 s stop it, with the reason in the log), and
 // start a new binary on SIGHUP while the old server drains, without one
-// connection attempt being refused.
+// connection attempt being refused. The supervisor opens the binary anew for
+// each server process and executes the open file (as fexecve(3) does), so
+// -u/-g need execute permission on the binary only, not on the directories
+// above it.
 //
 // Under systemd, a socket passed with LISTEN_FDS is adopted (and never
 // unlinked), and READY=1, RELOADING=1 and STOPPING=1 go to NOTIFY_SOCKET.

@@ -105,6 +105,7 @@ func runMain(s Server, args []string) int {
 	}
 	switch os.Getenv(stageEnv) {
 	case stageServe:
+		restoreName()
 		return serve(&s, cfg)
 	case stageSupervise:
 		return superviseDetached(&s, cfg)

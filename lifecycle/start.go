@@ -83,7 +83,7 @@ func listenerFor(cfg *Config, cred *credentials) (ul *net.UnixListener, fromSyst
 // /dev/null, hands it the socket and the locked pidfile, and returns once it
 // reports that a server accepts connections, or with its start-up error.
 func detach(s *Server, cfg *Config, ul *net.UnixListener, pf *pidfile) int {
-	lf, err := ul.File()
+	lf, err := listenerFile(ul)
 	if err != nil {
 		return fail(s, "cannot pass the socket on: %v", err)
 	}

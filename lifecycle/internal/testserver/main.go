@@ -43,6 +43,9 @@ func main() {
 			}
 		}}}
 	}
+	if hold := os.Getenv("TESTSERVER_HOLD"); hold != "" {
+		holdWhile(hold)
+	}
 	lifecycle.Main(s)
 }
 
