@@ -12,7 +12,7 @@ import (
 
 // Config is what the command line said, given to Init and Serve.
 type Config struct {
-	Options    dorrit.Options // Path (-l), BufferSize (-b), MaxConns (-m) and the Server's own options
+	Options    dorrit.Options // the Server's Options, with Name, Path (-l), BufferSize (-b) and MaxConns (-m) as the server runs with them
 	User       string         // -u, default "nobody"
 	Group      string         // -g, default "nobody", or the user's primary group where there is no group "nobody"
 	Foreground bool           // -x: no daemon, no pidfile, logs to stderr
@@ -28,16 +28,27 @@ type Config struct {
 // ErrUsage is returned for a command line that does not parse.
 var ErrUsage = errors.New("lifecycle: bad command line")
 
-// parseFlags reads the manual's flags.
+// parseFlags reads the manual's flags. -l, -b and -m default to the
+// Server's Options, and to the manual's defaults where those are zero.
 func parseFlags(s *Server, args []string, stderr io.Writer) (*Config, error) {
 	cfg := &Config{Options: s.Options}
-	cfg.Options.Name = s.Name
+	o := &cfg.Options
+	o.Name = s.Name
+	if o.Path == "" {
+		o.Path = dorrit.DefaultPath(s.Name)
+	}
+	if o.BufferSize == 0 {
+		o.BufferSize = dorrit.DefaultBufferSize
+	}
+	if o.MaxConns == 0 {
+		o.MaxConns = dorrit.DefaultMaxConns
+	}
 	fs := flag.NewFlagSet(s.Name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&cfg.Options.BufferSize, "b", dorrit.DefaultBufferSize, "buffer size: the largest message is this less 5 bytes (10..65540)")
+	fs.IntVar(&o.BufferSize, "b", o.BufferSize, "buffer size: the largest message is this less 5 bytes (10..65540)")
 	fs.BoolVar(&cfg.Humdinger, "h", false, "front server is humdinger (accepted for old command lines; changes nothing)")
-	fs.StringVar(&cfg.Options.Path, "l", dorrit.DefaultPath(s.Name), "listen on this socket")
-	fs.IntVar(&cfg.Options.MaxConns, "m", dorrit.DefaultMaxConns, "maximum connections at once")
+	fs.StringVar(&o.Path, "l", o.Path, "listen on this socket")
+	fs.IntVar(&o.MaxConns, "m", o.MaxConns, "maximum connections at once")
 	fs.StringVar(&cfg.User, "u", "nobody", "user to run as (the server must start as root)")
 	fs.StringVar(&cfg.Group, "g", "", "group to run as and to own the socket (default nobody, or the user's primary group)")
 	fs.BoolVar(&cfg.Foreground, "x", false, "stay in the foreground: no daemon, no pidfile, errors to stderr")

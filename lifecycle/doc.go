@@ -19,10 +19,13 @@
 //		})
 //	}
 //
-// Flags: -l socket (default /var/run/<name>.socket), -b buffer size, -m
-// maximum connections, -u user and -g group (default nobody; where there is
-// no group nobody, the user's primary group), -x foreground, -f
-// configuration file (Config.ConfigFile), -h accepted and ignored.
+// Flags: -l socket, -b buffer size and -m maximum connections, which
+// default to the Server's Options.Path, BufferSize and MaxConns, and to the
+// manual's /var/run/<name>.socket, 65540 and 2000 where those are zero; -u
+// user and -g group (default nobody; where there is no group nobody, the
+// user's primary group), -x foreground, -f configuration file
+// (Config.ConfigFile), -h accepted and ignored. The options no flag sets
+// reach the server process as given.
 //
 // Order at start: flags → Init (as the starting user, stderr on the
 // terminal) → the socket, created as root and given to -u/-g with mode

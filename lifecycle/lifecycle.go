@@ -15,12 +15,17 @@ import (
 // Server describes a dorrit server process. Only Serve is required.
 type Server struct {
 	// Name names the syslog ident, the pidfile /var/run/<Name>.pid and the
-	// default socket /var/run/<Name>.socket. Default "server".
+	// default socket /var/run/<Name>.socket. Default Options.Name, or
+	// "server" when that is empty too.
 	Name string
 
-	// Options are the listener options the flags do not set (Subprotocols,
-	// OriginPatterns, Authorize…). -l, -b and -m override Path, BufferSize
-	// and MaxConns.
+	// Options are the listener's options. Path, BufferSize and MaxConns are
+	// the defaults of -l, -b and -m (where they are zero, the manual's:
+	// /var/run/<Name>.socket, 65540 and 2000); the command line overrides
+	// them. SocketUser and SocketGroup, when set, own the socket; where
+	// they are empty, -u and -g do (when started as root). Every other
+	// field reaches the server process as given. Listener must be nil:
+	// lifecycle creates the socket, or adopts the one systemd passed.
 	Options dorrit.Options
 
 	// Init runs once at start, before anything else: still as the starting
@@ -84,6 +89,9 @@ const (
 
 func runMain(s Server, args []string) int {
 	if s.Name == "" {
+		s.Name = s.Options.Name
+	}
+	if s.Name == "" {
 		s.Name = dorrit.DefaultName
 	}
 	if s.DrainTimeout == 0 {
@@ -94,6 +102,10 @@ func runMain(s Server, args []string) int {
 	}
 	if s.Serve == nil {
 		fmt.Fprintf(os.Stderr, "%s: lifecycle.Server.Serve is nil: there is nothing to run\n", s.Name)
+		return 1
+	}
+	if s.Options.Listener != nil {
+		fmt.Fprintf(os.Stderr, "%s: lifecycle.Server.Options.Listener is set: lifecycle creates the socket (-l) or adopts the one systemd passes; leave Listener nil\n", s.Name)
 		return 1
 	}
 	cfg, err := parseFlags(&s, args, os.Stderr)

@@ -71,8 +71,10 @@ func listenerFor(cfg *Config, cred *credentials) (ul *net.UnixListener, fromSyst
 		return l, true, err
 	}
 	o := cfg.Options
-	if cred != nil {
+	if cred != nil && o.SocketUser == "" {
 		o.SocketUser = strconv.Itoa(int(cred.uid))
+	}
+	if cred != nil && o.SocketGroup == "" {
 		o.SocketGroup = strconv.Itoa(int(cred.gid))
 	}
 	ul, err = dorrit.ListenSocket(o)

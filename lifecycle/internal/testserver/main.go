@@ -22,6 +22,7 @@ func main() {
 		SyslogNetwork: "unixgram",
 		SyslogAddr:    os.Getenv("TESTSERVER_SYSLOG"),
 		DrainTimeout:  3 * time.Second,
+		Options:       optionsFromEnv(),
 		Init: func(cfg *lifecycle.Config) error {
 			if os.Getenv("TESTSERVER_INIT_FAIL") != "" {
 				return errors.New("refusing to start, as asked")
@@ -68,6 +69,8 @@ func serve(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) erro
 				switch string(msg) {
 				case "whoami":
 					msg = []byte(identity())
+				case "options":
+					msg = []byte(describeOptions(cfg.Options))
 				case "panic":
 					panic("panic requested by a client")
 				}
