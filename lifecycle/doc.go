@@ -25,7 +25,9 @@
 // user and -g group (default nobody; where there is no group nobody, the
 // user's primary group), -x foreground, -f configuration file
 // (Config.ConfigFile), -h accepted and ignored. The options no flag sets
-// reach the server process as given.
+// reach the server process as given. A value outside its flag's range
+// (-b 10..65540, -m 1 or more) is a usage error, as a flag that does not
+// parse is: exit status 2, before Init runs.
 //
 // Order at start: flags → Init (as the starting user, stderr on the
 // terminal) → the socket, created as root and given to -u/-g with mode

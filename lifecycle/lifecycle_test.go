@@ -77,7 +77,7 @@ func TestStartErrors(t *testing.T) {
 		{"unknown user", true, nil, []string{"-u", "no-such-user-ltest"}, `unknown user "no-such-user-ltest"`},
 		{"unknown group", true, nil, []string{"-g", "no-such-group-ltest"}, `unknown group "no-such-group-ltest"`},
 		{"init fails", false, []string{"TESTSERVER_INIT_FAIL=1"}, nil, "init: refusing to start"},
-		{"bad buffer size", false, nil, []string{"-b", "5"}, "BufferSize 5 is outside 10..65540"},
+		{"bad buffer size", false, nil, []string{"-b", "5"}, "the buffer size must be 10..65540"},
 		{"bad flag", false, nil, []string{"-q"}, "flag provided but not defined: -q"},
 	}
 	for _, tc := range cases {

@@ -28,18 +28,19 @@ func ask(sock, msg string) (string, error) {
 	return string(answer), err
 }
 
-// runToExit runs the test server with args until it exits (killing it
-// after 20 s) and returns its exit status and output.
+// runToExit runs the test server with args until it exits (killing it and
+// its server processes after 20 s) and returns its exit status and output.
 func runToExit(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(testserver, args...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+	timer := time.AfterFunc(20*time.Second, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 	defer timer.Stop()
 	err := cmd.Wait()
 	var ee *exec.ExitError
@@ -131,5 +132,34 @@ func TestFlagsDefaultToServerOptions(t *testing.T) {
 		if !strings.Contains(out, def) {
 			t.Fatalf("-help does not show the code's default %s:\n%s", def, out)
 		}
+	}
+}
+
+// A value outside a flag's range is a usage error (exit 2) that names the
+// range, before anything starts: -m 0 no longer means 2000.
+func TestBadFlagValuesAreUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-m", "0"}, `invalid value "0" for flag -m: the maximum number of connections must be 1 or more`},
+		{[]string{"-m", "-3"}, `invalid value "-3" for flag -m: the maximum number of connections must be 1 or more`},
+		{[]string{"-m", "many"}, `invalid value "many" for flag -m`},
+		{[]string{"-b", "5"}, `invalid value "5" for flag -b: the buffer size must be 10..65540`},
+		{[]string{"-b", "70000"}, `invalid value "70000" for flag -b: the buffer size must be 10..65540`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			sock := filepath.Join(sharedDir(t), "s.sock")
+			code, out := runToExit(t, []string{"TESTSERVER_NAME=ltest-usage"}, append([]string{"-x", "-l", sock}, tc.args...)...)
+			if code != 2 || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit status %d, want 2 with %q; output:\n%s", code, tc.want, out)
+			}
+			if strings.Contains(out, "init as uid") {
+				t.Fatalf("Init ran after a usage error:\n%s", out)
+			}
+			if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("a usage error left the socket behind")
+			}
+		})
 	}
 }
