@@ -42,8 +42,10 @@ func (sv *supervisor) startServer() (*child, error) {
 	// Opened at each start, so that an upgrade runs the binary now on disk.
 	exe := openExecutable(path)
 	defer exe.close()
+	// os.Args as they were, so that a main that dispatches on them reaches
+	// Run again; the stage parses the args Run was given.
 	cmd := &exec.Cmd{Args: append([]string{path}, os.Args[1:]...)}
-	cmd.Env = append(withoutStage(os.Environ()), stageEnv+"="+stageServe)
+	cmd.Env = stageEnviron(stageServe, sv.cfg.args)
 	cmd.ExtraFiles = []*os.File{lf, readyW}
 	cmd.Stdout = os.Stdout
 	var stderr io.ReadCloser

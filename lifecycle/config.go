@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/dorritgo/dorrit"
 )
@@ -25,10 +26,9 @@ type Config struct {
 	// Logger writes to stderr in the foreground and to syslog under the
 	// server's name once detached.
 	Logger *slog.Logger
-}
 
-// ErrUsage is returned for a command line that does not parse.
-var ErrUsage = errors.New("lifecycle: bad command line")
+	args []string // the command line Run was given, for the next stage
+}
 
 // parseFlags reads the manual's flags. -l, -b and -m default to the
 // Server's Options, and to the manual's defaults where those are zero.
@@ -57,8 +57,32 @@ func parseFlags(s *Server, args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&cfg.Group, "g", "", "`group` to run as and to own the socket (default nobody, or the user's primary group)")
 	fs.BoolVar(&cfg.Foreground, "x", false, "stay in the foreground: no daemon, no pidfile, errors to stderr")
 	fs.StringVar(&cfg.ConfigFile, "f", "", "configuration `file` for the server to read")
+	synopsis := "[-x] [-h] [-l socket] [-b size] [-m max] [-u user] [-g group] [-f file]"
+	if s.Flags != nil {
+		// Defined on a set of their own first, so that a clash with the
+		// manual's flags is an error that says so, not the flag package's
+		// panic.
+		own := flag.NewFlagSet(s.Name, flag.ContinueOnError)
+		s.Flags(own)
+		var clash []string
+		own.VisitAll(func(f *flag.Flag) {
+			if fs.Lookup(f.Name) != nil {
+				clash = append(clash, "-"+f.Name)
+				return
+			}
+			fs.Var(f.Value, f.Name, f.Usage)
+			if name, _ := flag.UnquoteUsage(f); name == "" {
+				synopsis += fmt.Sprintf(" [-%s]", f.Name)
+			} else {
+				synopsis += fmt.Sprintf(" [-%s %s]", f.Name, name)
+			}
+		})
+		if len(clash) > 0 {
+			return nil, fmt.Errorf("lifecycle.Server.Flags defines %s, which lifecycle uses for the manual's flags: give the application's flags other names", strings.Join(clash, ", "))
+		}
+	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: %s [-x] [-h] [-l socket] [-b size] [-m max] [-u user] [-g group] [-f file]\n", s.Name)
+		fmt.Fprintf(stderr, "usage: %s %s\n", s.Name, synopsis)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -19,6 +19,17 @@
 //		})
 //	}
 //
+// Main exits the process; Run is the same with the outcome returned, for
+// a main that does more than serve: a subcommand, flags of its own
+// (Server.Flags), a context whose end stops the server gracefully, as
+// SIGTERM does. Its errors can be inspected: ErrUsage for a bad command
+// line (Main's exit status 2), *AlreadyRunningError and ErrAlreadyRunning
+// for a second daemon, Init's error wrapped; Main prints others and exits
+// with status 1. The daemon and the server processes are the binary
+// started again with the same os.Args (so main must reach Run there too,
+// with the same Server); there Run parses the command line the first call
+// was given, and exits the process instead of returning.
+//
 // Flags: -l socket, -b buffer size and -m maximum connections, which
 // default to the Server's Options.Path, BufferSize and MaxConns, and to the
 // manual's /var/run/<name>.socket, 65540 and 2000 where those are zero; -u
@@ -33,7 +44,8 @@
 // terminal) → the socket, created as root and given to -u/-g with mode
 // 0770 → unless -x, detach into a new session with stdio on /dev/null and
 // write /var/run/<name>.pid (when root) → run the server process as -u/-g →
-// the start command returns 0 once it accepts, or its error and 1.
+// the start command returns 0 once it accepts, or its error and 1 (Run:
+// nil, or the error).
 //
 // Go cannot fork, so the process that keeps the socket (the supervisor, which
 // stays root when started as root) runs the server as a child: the same

@@ -14,8 +14,9 @@ import (
 )
 
 // serve is the server process: it adopts the socket, tells the supervisor
-// it accepts, and runs Serve and the periodic functions until SIGTERM.
-func serve(s *Server, cfg *Config) int {
+// it accepts, and runs Serve and the periodic functions until SIGTERM or the
+// end of runCtx (the ctx of Run in this process).
+func serve(runCtx context.Context, s *Server, cfg *Config) int {
 	signal.Ignore(syscall.SIGHUP) // the supervisor handles upgrades
 	ready := os.NewFile(fdReady, "ready")
 	if cfg.Foreground {
@@ -50,6 +51,7 @@ func serve(s *Server, cfg *Config) int {
 	g.Add(func() error {
 		select {
 		case <-term:
+		case <-runCtx.Done():
 		case <-quit:
 		}
 		return nil

@@ -47,6 +47,9 @@ func main() {
 	if hold := os.Getenv("TESTSERVER_HOLD"); hold != "" {
 		holdWhile(hold)
 	}
+	if os.Getenv("TESTSERVER_RUN") != "" {
+		runMode(s)
+	}
 	lifecycle.Main(s)
 }
 
@@ -71,6 +74,8 @@ func serve(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) erro
 					msg = []byte(identity())
 				case "options":
 					msg = []byte(describeOptions(cfg.Options))
+				case "greeting":
+					msg = fmt.Appendf(nil, "pid=%d %s", os.Getpid(), greeting)
 				case "panic":
 					panic("panic requested by a client")
 				}
