@@ -47,6 +47,12 @@
 // the start command returns 0 once it accepts, or its error and 1 (Run:
 // nil, or the error).
 //
+// The pidfile is per name, as the manual's rc.d scripts expect, not per
+// socket: while a daemon holds it, a second one of the same name is refused
+// (*AlreadyRunningError) even on another socket. A second instance runs
+// with -x, which writes no pidfile (under a service manager), or with
+// another Server.Name.
+//
 // Go cannot fork, so the process that keeps the socket (the supervisor, which
 // stays root when started as root) runs the server as a child: the same
 // binary re-executed with the socket on descriptor 3 and the credentials set

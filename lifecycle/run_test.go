@@ -144,3 +144,55 @@ func TestRunRefusesMisuse(t *testing.T) {
 		})
 	}
 }
+
+// The pidfile is per name: a second daemon of the same name is refused even
+// on another socket, with a message that says why and what to do, and the
+// first one is left alone; a daemon of another name starts beside it.
+func TestPidfileIsPerName(t *testing.T) {
+	needRoot(t)
+	dir := sharedDir(t)
+	start := func(name, sock string) (int, string) {
+		return runToExit(t, []string{"TESTSERVER_NAME=" + name, "TESTSERVER_PIDDIR=" + dir}, "-l", filepath.Join(dir, sock))
+	}
+	daemon := func(name string) int {
+		t.Helper()
+		b, _ := os.ReadFile(filepath.Join(dir, name+".pid"))
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatalf("pidfile of %s holds %q", name, b)
+		}
+		t.Cleanup(func() { syscall.Kill(-pid, syscall.SIGKILL) })
+		return pid
+	}
+	if code, out := start("ltest-one", "one.sock"); code != 0 {
+		t.Fatalf("first start: exit status %d\n%s", code, out)
+	}
+	first := daemon("ltest-one")
+
+	code, out := start("ltest-one", "two.sock")
+	want := "already running as PID " + strconv.Itoa(first)
+	hint := "a second instance on another socket needs -x (no pidfile) or another Server.Name"
+	if code != 1 || !strings.Contains(out, want) || !strings.Contains(out, hint) {
+		t.Fatalf("second start of the same name: exit status %d; want 1, %q and %q:\n%s", code, want, hint, out)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "two.sock")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("the refused start left its socket behind")
+	}
+	if _, err := whoami(filepath.Join(dir, "one.sock")); err != nil {
+		t.Fatalf("the first daemon stopped serving: %v", err)
+	}
+
+	if code, out := start("ltest-two", "two.sock"); code != 0 {
+		t.Fatalf("a daemon of another name: exit status %d\n%s", code, out)
+	}
+	second := daemon("ltest-two")
+	for _, sock := range []string{"one.sock", "two.sock"} {
+		if _, err := whoami(filepath.Join(dir, sock)); err != nil {
+			t.Fatalf("%s: %v", sock, err)
+		}
+	}
+	for _, pid := range []int{first, second} {
+		syscall.Kill(pid, syscall.SIGTERM)
+		waitGone(t, pid)
+	}
+}
