@@ -24,7 +24,7 @@ type child struct {
 // are set between fork and exec, so no thread ever runs half-privileged),
 // and waits until it accepts connections or fails.
 func (sv *supervisor) startServer() (*child, error) {
-	lf, err := sv.ul.File()
+	lf, err := listenerFile(sv.ul)
 	if err != nil {
 		return nil, err
 	}
@@ -34,13 +34,18 @@ func (sv *supervisor) startServer() (*child, error) {
 		return nil, err
 	}
 	defer readyR.Close()
-	exe, err := os.Executable()
+	path, err := os.Executable()
 	if err != nil {
 		readyW.Close()
 		return nil, err
 	}
-	cmd := exec.Command(exe, os.Args[1:]...)
-	cmd.Env = append(withoutStage(os.Environ()), stageEnv+"="+stageServe)
+	// Opened at each start, so that an upgrade runs the binary now on disk.
+	exe := openExecutable(path)
+	defer exe.close()
+	// os.Args as they were, so that a main that dispatches on them reaches
+	// Run again; the stage parses the args Run was given.
+	cmd := &exec.Cmd{Args: append([]string{path}, os.Args[1:]...)}
+	cmd.Env = stageEnviron(stageServe, sv.cfg.args)
 	cmd.ExtraFiles = []*os.File{lf, readyW}
 	cmd.Stdout = os.Stdout
 	// A detached server's stderr is the supervisor's to log: a crash's
@@ -75,7 +80,7 @@ func (sv *supervisor) startServer() (*child, error) {
 		defer beatW.Close() // the server process has its own copy
 	}
 	c := &child{cmd: cmd, started: time.Now(), done: make(chan struct{})}
-	err = startTied(cmd, func() {
+	err = startTied(cmd, func() error { return exe.start(cmd) }, func() {
 		if logged != nil {
 			waitStderr(logged) // the crash report before the word of the crash
 		}
@@ -86,7 +91,7 @@ func (sv *supervisor) startServer() (*child, error) {
 		close(pid)
 		readyW.Close()
 		if errors.Is(err, os.ErrPermission) && sv.cred != nil {
-			return nil, fmt.Errorf("cannot run %s as %s:%s: %v (the binary and its directories must be executable by that account)", exe, sv.cred.user, sv.cred.group, err)
+			return nil, fmt.Errorf("cannot run %s as %s:%s: %v (the binary must be executable by that account, e.g. chmod a+x %[1]s)", path, sv.cred.user, sv.cred.group, err)
 		}
 		return nil, err
 	}

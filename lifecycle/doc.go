@@ -19,16 +19,39 @@
 //		})
 //	}
 //
-// Flags: -l socket (default /var/run/<name>.socket), -b buffer size, -m
-// maximum connections, -u user and -g group (default nobody; where there is
-// no group nobody, the user's primary group), -x foreground, -f
-// configuration file (Config.ConfigFile), -h accepted and ignored.
+// Main exits the process; Run is the same with the outcome returned, for
+// a main that does more than serve: a subcommand, flags of its own
+// (Server.Flags), a context whose end stops the server gracefully, as
+// SIGTERM does. Its errors can be inspected: ErrUsage for a bad command
+// line (Main's exit status 2), *AlreadyRunningError and ErrAlreadyRunning
+// for a second daemon, Init's error wrapped; Main prints others and exits
+// with status 1. The daemon and the server processes are the binary
+// started again with the same os.Args (so main must reach Run there too,
+// with the same Server); there Run parses the command line the first call
+// was given, and exits the process instead of returning.
+//
+// Flags: -l socket, -b buffer size and -m maximum connections, which
+// default to the Server's Options.Path, BufferSize and MaxConns, and to the
+// manual's /var/run/<name>.socket, 65540 and 2000 where those are zero; -u
+// user and -g group (default nobody; where there is no group nobody, the
+// user's primary group), -x foreground, -f configuration file
+// (Config.ConfigFile), -h accepted and ignored. The options no flag sets
+// reach the server process as given. A value outside its flag's range
+// (-b 10..65540, -m 1 or more) is a usage error, as a flag that does not
+// parse is: exit status 2, before Init runs.
 //
 // Order at start: flags → Init (as the starting user, stderr on the
 // terminal) → the socket, created as root and given to -u/-g with mode
 // 0770 → unless -x, detach into a new session with stdio on /dev/null and
 // write /var/run/<name>.pid (when root) → run the server process as -u/-g →
-// the start command returns 0 once it accepts, or its error and 1.
+// the start command returns 0 once it accepts, or its error and 1 (Run:
+// nil, or the error).
+//
+// The pidfile is per name, as the manual's rc.d scripts expect, not per
+// socket: while a daemon holds it, a second one of the same name is refused
+// (*AlreadyRunningError) even on another socket. A second instance runs
+// with -x, which writes no pidfile (under a service manager), or with
+// another Server.Name.
 //
 // Go cannot fork, so the process that keeps the socket (the supervisor, which
 // stays root when started as root) runs the server as a child: the same
@@ -39,7 +62,10 @@
 // without one connection attempt being refused. The replaced server stops
 // accepting, completes the handshakes it had begun, serves on for
 // Server.UpgradeGrace and then drains with 1001, so no client sees a 503
-// or a conversation cut before its answer.
+// or a conversation cut before its answer. The supervisor opens the binary
+// anew for each server process and executes the open file (as fexecve(3)
+// does), so -u/-g need execute permission on the binary only, not on the
+// directories above it.
 //
 // A restart waits first: 100 ms after a crash, doubling with each crash in
 // a row up to 5 s; a server that ran 10 s before it crashed starts a new

@@ -2,9 +2,7 @@ package lifecycle
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -15,25 +13,41 @@ import (
 // Server describes a dorrit server process. Only Serve is required.
 type Server struct {
 	// Name names the syslog ident, the pidfile /var/run/<Name>.pid and the
-	// default socket /var/run/<Name>.socket. Default "server".
+	// default socket /var/run/<Name>.socket. Default Options.Name, or
+	// "server" when that is empty too.
 	Name string
 
-	// Options are the listener options the flags do not set (Subprotocols,
-	// OriginPatterns, Authorize…). -l, -b and -m override Path, BufferSize
-	// and MaxConns.
+	// Options are the listener's options. Path, BufferSize and MaxConns are
+	// the defaults of -l, -b and -m (where they are zero, the manual's:
+	// /var/run/<Name>.socket, 65540 and 2000); the command line overrides
+	// them. SocketUser and SocketGroup, when set, own the socket; where
+	// they are empty, -u and -g do (when started as root). Every other
+	// field reaches the server process as given. Listener must be nil:
+	// lifecycle creates the socket, or adopts the one systemd passed.
 	Options dorrit.Options
+
+	// Flags, when set, defines the application's own flags on fs, next to
+	// the manual's, which it may not redefine. The command line is parsed
+	// with them in every process of the server, so Init and Serve read
+	// them from the variables Flags binds them to.
+	Flags func(fs *flag.FlagSet)
 
 	// Init runs once at start, before anything else: still as the starting
 	// user (root, for a system service), with stderr on the terminal. An
-	// error stops the start with exit status 1 and nothing created. Init
-	// runs in the starting process; Serve runs in a fresh process, so what
-	// Serve needs it opens itself (Init is for checks and preparation).
+	// error stops the start (Run returns it wrapped; Main exits with status
+	// 1) with nothing created. Init runs in the starting process; Serve
+	// runs in a fresh process, so what Serve needs it opens itself (Init is
+	// for checks and preparation).
 	Init func(cfg *Config) error
 
 	// Serve is the accept loop. It runs in the server process, as -u/-g,
-	// with ln ready. On SIGTERM ctx is cancelled and ln is shut down
-	// (connections drain, Accept fails), so an ordinary loop that returns
-	// when Accept fails is all that is needed.
+	// with ln ready. On SIGTERM (or when the ctx of Run in the server
+	// process ends) ln is shut down (connections drain, Accept fails) and
+	// then ctx is cancelled, so an ordinary loop that returns when Accept
+	// fails is all that is needed. Serve returning nil before that ends the
+	// server: the supervisor stops too. An error from Serve is logged and
+	// the server process exits with status 1, which the supervisor takes
+	// for a crash: it starts a new one.
 	Serve func(ctx context.Context, ln *dorrit.Listener, cfg *Config) error
 
 	// Periodic functions run in the server process every Every, the first
@@ -63,70 +77,6 @@ type Server struct {
 type Periodic struct {
 	Every time.Duration
 	Func  func(ctx context.Context)
-}
-
-// Main runs the server as the manual describes and exits the process: it
-// parses the flags, runs Init, creates the socket, drops privileges,
-// detaches unless -x, writes the pidfile and serves until SIGTERM. It never
-// returns.
-func Main(s Server) {
-	os.Exit(runMain(s, os.Args[1:]))
-}
-
-// The stages of one server: the process a user starts, the detached
-// supervisor, and the server process it runs as -u/-g.
-const (
-	stageEnv       = "DORRIT_LIFECYCLE_STAGE"
-	stageSupervise = "supervise"
-	stageServe     = "serve"
-	pidfileEnv     = "DORRIT_LIFECYCLE_PIDFILE"
-)
-
-// Descriptors passed to the next stage.
-const (
-	fdListener = 3
-	fdReady    = 4
-	fdPidfile  = 5
-)
-
-func runMain(s Server, args []string) int {
-	if s.Name == "" {
-		s.Name = dorrit.DefaultName
-	}
-	if s.UpgradeGrace == 0 {
-		s.UpgradeGrace = time.Second
-	}
-	if s.DrainTimeout == 0 {
-		s.DrainTimeout = 10 * time.Second
-	}
-	if s.PidDir == "" {
-		s.PidDir = "/var/run"
-	}
-	if s.Serve == nil {
-		fmt.Fprintf(os.Stderr, "%s: lifecycle.Server.Serve is nil: there is nothing to run\n", s.Name)
-		return 1
-	}
-	cfg, err := parseFlags(&s, args, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		return 2
-	}
-	switch os.Getenv(stageEnv) {
-	case stageServe:
-		return serve(&s, cfg)
-	case stageSupervise:
-		return superviseDetached(&s, cfg)
-	default:
-		return start(&s, cfg)
-	}
-}
-
-// fail reports a start-up error on stderr and gives the exit status.
-func fail(s *Server, format string, args ...any) int {
-	fmt.Fprintf(os.Stderr, "%s: %s\n", s.Name, fmt.Sprintf(format, args...))
-	return 1
 }
 
 func stderrLogger(name string) *slog.Logger {

@@ -77,7 +77,7 @@ func TestStartErrors(t *testing.T) {
 		{"unknown user", true, nil, []string{"-u", "no-such-user-ltest"}, `unknown user "no-such-user-ltest"`},
 		{"unknown group", true, nil, []string{"-g", "no-such-group-ltest"}, `unknown group "no-such-group-ltest"`},
 		{"init fails", false, []string{"TESTSERVER_INIT_FAIL=1"}, nil, "init: refusing to start"},
-		{"bad buffer size", false, nil, []string{"-b", "5"}, "BufferSize 5 is outside 10..65540"},
+		{"bad buffer size", false, nil, []string{"-b", "5"}, "the buffer size must be 10..65540"},
 		{"bad flag", false, nil, []string{"-q"}, "flag provided but not defined: -q"},
 	}
 	for _, tc := range cases {
@@ -267,18 +267,12 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 }
 
 // A server process that cannot start makes the daemon's start command fail
-// with the reason, not claim success: here the binary is not executable by
-// the account the server runs as.
+// with the reason, not claim success: here the binary (mode 0700) is not
+// executable by the account the server runs as.
 func TestDaemonReportsStartFailure(t *testing.T) {
 	needRoot(t)
-	private := t.TempDir() // 0700: nobody cannot reach the binary inside
-	bin := filepath.Join(private, "testserver")
-	b, err := os.ReadFile(testserver)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(bin, b, 0o700)
 	dir := sharedDir(t)
+	bin := copyTestserver(t, dir, 0o700)
 	sock := filepath.Join(dir, "s.sock")
 	cmd := exec.Command(bin, "-l", sock)
 	cmd.Env = append(os.Environ(), "TESTSERVER_NAME=ltest-nostart", "TESTSERVER_PIDDIR="+dir)

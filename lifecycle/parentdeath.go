@@ -34,8 +34,9 @@ const supervisorEnv = "DORRIT_LIFECYCLE_SUPERVISOR"
 // (armParentDeath), which covers a set-user-ID binary, whose exec clears
 // the setting.
 //
-// exited runs on that goroutine once the process has been waited for.
-func startTied(cmd *exec.Cmd, exited func()) error {
+// start starts cmd (cmd.Start, or the executable's own way); exited runs
+// on that goroutine once the process has been waited for.
+func startTied(cmd *exec.Cmd, start func() error, exited func()) error {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
@@ -52,7 +53,7 @@ func startTied(cmd *exec.Cmd, exited func()) error {
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
+		if err := start(); err != nil {
 			started <- err
 			return
 		}

@@ -17,7 +17,8 @@ type pidfile struct {
 	path string
 }
 
-// ErrAlreadyRunning is returned when another instance holds the pidfile.
+// ErrAlreadyRunning is matched (errors.Is) by the *AlreadyRunningError
+// returned when another instance holds the pidfile.
 var ErrAlreadyRunning = errors.New("lifecycle: already running")
 
 // lockPidfile opens and locks path. The lock travels with the descriptor
@@ -30,10 +31,8 @@ func lockPidfile(path string) (*pidfile, error) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		b, _ := os.ReadFile(path)
 		f.Close()
-		if pid, perr := strconv.Atoi(string(bytes.TrimSpace(b))); perr == nil {
-			return nil, fmt.Errorf("%w as PID %d (pidfile %s)", ErrAlreadyRunning, pid, path)
-		}
-		return nil, fmt.Errorf("%w (pidfile %s is locked)", ErrAlreadyRunning, path)
+		pid, _ := strconv.Atoi(string(bytes.TrimSpace(b)))
+		return nil, &AlreadyRunningError{Pidfile: path, PID: pid}
 	}
 	return &pidfile{f: f, path: path}, nil
 }

@@ -18,8 +18,9 @@ import (
 const sigReplaced = syscall.SIGUSR2
 
 // serve is the server process: it adopts the socket, tells the supervisor
-// it accepts, and runs Serve and the periodic functions until SIGTERM, or
-// until it was replaced by an upgrade (sigReplaced) and its grace is over.
+// it accepts, and runs Serve and the periodic functions until SIGTERM, the
+// end of runCtx (the ctx of Run in this process), or until it was replaced
+// by an upgrade (sigReplaced) and its grace is over.
 //
 // A replaced server stops accepting at once, but refuses nothing it took
 // in: handshakes in progress complete and reach Serve (Listener.Close),
@@ -28,7 +29,7 @@ const sigReplaced = syscall.SIGUSR2
 // its answer (20 clients conversing in a loop saw 503s and 1001s before
 // their answers within 2 ms of the old server stopping). Then the drain
 // closes what is left with 1001 after its queue, as on SIGTERM.
-func serve(s *Server, cfg *Config) int {
+func serve(runCtx context.Context, s *Server, cfg *Config) int {
 	signal.Ignore(syscall.SIGHUP) // the supervisor handles upgrades
 	if err := armParentDeath(); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
@@ -75,6 +76,7 @@ func serve(s *Server, cfg *Config) int {
 	g.Add(func() error {
 		select {
 		case <-term:
+		case <-runCtx.Done():
 		case <-quit:
 		case <-replaced:
 			close(stoppedAccepting)
@@ -84,6 +86,7 @@ func serve(s *Server, cfg *Config) int {
 			select {
 			case <-grace.C:
 			case <-term:
+			case <-runCtx.Done():
 			case <-quit:
 			}
 		}

@@ -2,6 +2,8 @@ package lifecycle
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -15,12 +17,12 @@ import (
 )
 
 // start is the process the user (or rc.d, or systemd) started.
-func start(s *Server, cfg *Config) int {
+func start(ctx context.Context, s *Server, cfg *Config) error {
 	cfg.Logger = stderrLogger(s.Name)
 	stayForSystemd(s, cfg)
 	if s.Init != nil {
 		if err := s.Init(cfg); err != nil {
-			return fail(s, "init: %v", err)
+			return fmt.Errorf("init: %w", err)
 		}
 	}
 
@@ -28,7 +30,7 @@ func start(s *Server, cfg *Config) int {
 	if os.Geteuid() == 0 {
 		c, err := lookupCredentials(cfg.User, cfg.Group)
 		if err != nil {
-			return fail(s, "%v", err)
+			return err
 		}
 		if c.groupFellBack {
 			fmt.Fprintf(os.Stderr, "%s: no group \"nobody\" on this system: running as group %s, the primary group of %s (give -g to choose)\n", s.Name, c.group, c.user)
@@ -42,7 +44,7 @@ func start(s *Server, cfg *Config) int {
 	if os.Geteuid() == 0 && !cfg.Foreground {
 		var err error
 		if pf, err = lockPidfile(filepath.Join(s.PidDir, s.Name+".pid")); err != nil {
-			return fail(s, "%v", err)
+			return err
 		}
 	}
 
@@ -51,9 +53,9 @@ func start(s *Server, cfg *Config) int {
 		if pf != nil {
 			pf.remove()
 		}
-		return fail(s, "%v", err)
+		return err
 	}
-	sv := &supervisor{s: s, cfg: cfg, cred: cred, ul: ul, keepSocket: fromSystemd}
+	sv := &supervisor{ctx: ctx, s: s, cfg: cfg, cred: cred, ul: ul, keepSocket: fromSystemd}
 	if cfg.Foreground {
 		return sv.run(nil)
 	}
@@ -70,8 +72,10 @@ func listenerFor(cfg *Config, cred *credentials) (ul *net.UnixListener, fromSyst
 		return l, true, err
 	}
 	o := cfg.Options
-	if cred != nil {
+	if cred != nil && o.SocketUser == "" {
 		o.SocketUser = strconv.Itoa(int(cred.uid))
+	}
+	if cred != nil && o.SocketGroup == "" {
 		o.SocketGroup = strconv.Itoa(int(cred.gid))
 	}
 	ul, err = dorrit.ListenSocket(o)
@@ -81,25 +85,40 @@ func listenerFor(cfg *Config, cred *credentials) (ul *net.UnixListener, fromSyst
 // detach re-executes the binary as a daemon in a new session with stdio on
 // /dev/null, hands it the socket and the locked pidfile, and returns once it
 // reports that a server accepts connections, or with its start-up error.
-func detach(s *Server, cfg *Config, ul *net.UnixListener, pf *pidfile) int {
-	lf, err := ul.File()
-	if err != nil {
-		return fail(s, "cannot pass the socket on: %v", err)
-	}
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		return fail(s, "%v", err)
-	}
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		return fail(s, "%v", err)
+// Until the daemon has started, a failure removes the socket and the
+// pidfile here; from then on the daemon does, before it reports.
+func detach(s *Server, cfg *Config, ul *net.UnixListener, pf *pidfile) error {
+	fail := func(err error) error {
+		ul.Close() // unlinks the socket file
+		if pf != nil {
+			pf.remove()
+		}
+		return err
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return fail(s, "cannot find my own executable to detach: %v", err)
+		return fail(fmt.Errorf("cannot find my own executable to detach: %v", err))
 	}
+	lf, err := listenerFile(ul)
+	if err != nil {
+		return fail(fmt.Errorf("cannot pass the socket on: %v", err))
+	}
+	defer lf.Close()
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return fail(err)
+	}
+	defer readyR.Close()
+	defer readyW.Close()
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return fail(err)
+	}
+	defer devnull.Close()
+	// os.Args as they were, so that a main that dispatches on them reaches
+	// Run again; the stage parses the args Run was given.
 	cmd := exec.Command(exe, os.Args[1:]...)
-	cmd.Env = append(os.Environ(), stageEnv+"="+stageSupervise)
+	cmd.Env = stageEnviron(stageSupervise, cfg.args)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
 	cmd.ExtraFiles = []*os.File{lf, readyW}
 	if pf != nil {
@@ -108,23 +127,24 @@ func detach(s *Server, cfg *Config, ul *net.UnixListener, pf *pidfile) int {
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return fail(s, "cannot detach: %v", err)
+		return fail(fmt.Errorf("cannot detach: %v", err))
 	}
 	readyW.Close()
-	lf.Close()
 	ul.SetUnlinkOnClose(false) // the daemon owns the socket file now
 	ul.Close()
 	if pf != nil {
 		pf.f.Close() // the daemon's copy keeps the lock
 	}
-	cmd.Process.Release()
+	// The daemon stays a child of this process, which may go on running
+	// after Run returns: reaped when it ends, it leaves no zombie.
+	go cmd.Wait()
 
 	line, err := bufio.NewReader(readyR).ReadString('\n')
 	if err != nil {
-		return fail(s, "the daemon ended during start-up (see syslog for %s)", s.Name)
+		return fmt.Errorf("the daemon ended during start-up (see syslog for %s)", s.Name)
 	}
 	if msg, ok := strings.CutPrefix(strings.TrimSpace(line), "ERROR "); ok {
-		return fail(s, "%s", msg)
+		return errors.New(msg)
 	}
-	return 0
+	return nil
 }

@@ -27,6 +27,7 @@ const (
 // with the starting user (root for a system service), which is what lets a
 // restart happen after privileges were dropped.
 type supervisor struct {
+	ctx        context.Context // Run's: its end stops the server, as SIGTERM does
 	s          *Server
 	cfg        *Config
 	cred       *credentials
@@ -39,7 +40,7 @@ type supervisor struct {
 }
 
 // superviseDetached is the daemon stage: it adopts what start passed on.
-func superviseDetached(s *Server, cfg *Config) int {
+func superviseDetached(ctx context.Context, s *Server, cfg *Config) int {
 	ready := os.NewFile(fdReady, "ready")
 	report := func(err error) {
 		if err != nil {
@@ -59,7 +60,7 @@ func superviseDetached(s *Server, cfg *Config) int {
 		report(fmt.Errorf("inherited socket is not a unix listener"))
 		return 1
 	}
-	sv := &supervisor{s: s, cfg: cfg, ul: ul, keepSocket: isSystemdSocket()}
+	sv := &supervisor{ctx: ctx, s: s, cfg: cfg, ul: ul, keepSocket: isSystemdSocket()}
 	if path := os.Getenv(pidfileEnv); path != "" {
 		sv.pf = adoptPidfile(os.NewFile(fdPidfile, path), path)
 	}
@@ -80,13 +81,17 @@ func superviseDetached(s *Server, cfg *Config) int {
 			return failed(err)
 		}
 	}
-	return sv.run(report)
+	if sv.run(report) != nil {
+		return 1
+	}
+	return 0
 }
 
-// run supervises until SIGTERM (or SIGINT in the foreground), then stops the
-// server gracefully and removes the socket and the pidfile. report, when
-// not nil, learns whether the first server process came up.
-func (sv *supervisor) run(report func(error)) int {
+// run supervises until SIGTERM (or SIGINT in the foreground) or the end of
+// sv.ctx, then stops the server gracefully and removes the socket and the
+// pidfile. report, when not nil, learns whether the first server process
+// came up. The error is what stopped the supervisor otherwise.
+func (sv *supervisor) run(report func(error)) error {
 	if sv.log == nil {
 		sv.log = sv.logger()
 	}
@@ -107,10 +112,8 @@ func (sv *supervisor) run(report func(error)) int {
 		sv.cleanup() // before reporting: the starter exits on the report
 		if report != nil {
 			report(err)
-		} else {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", sv.s.Name, err)
 		}
-		return 1
+		return err
 	}
 	if report != nil {
 		report(nil)
@@ -125,21 +128,18 @@ func (sv *supervisor) run(report func(error)) int {
 		case sig := <-stop:
 			sv.log.Info("stopping", "signal", sig.String())
 			return nil
+		case <-sv.ctx.Done():
+			sv.log.Info("stopping", "reason", "the context of Run ended")
+			return nil
 		case <-ctx.Done():
 			return nil
 		}
 	}, func(error) { cancel() })
 
-	status := 0
 	g.Add(func() error {
-		err := sv.supervise(ctx, first, hup)
-		if err != nil {
-			status = 1
-		}
-		return err
+		return sv.supervise(ctx, first, hup)
 	}, func(error) { cancel() })
-	g.Run()
-	return status
+	return g.Run() // the first actor to return: nil when asked to stop
 }
 
 // supervise restarts crashed servers and replaces the server on SIGHUP

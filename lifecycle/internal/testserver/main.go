@@ -30,6 +30,7 @@ func main() {
 		SyslogNetwork: "unixgram",
 		SyslogAddr:    os.Getenv("TESTSERVER_SYSLOG"),
 		DrainTimeout:  3 * time.Second,
+		Options:       optionsFromEnv(),
 		Init: func(cfg *lifecycle.Config) error {
 			if os.Getenv("TESTSERVER_INIT_FAIL") != "" {
 				return errors.New("refusing to start, as asked")
@@ -50,6 +51,12 @@ func main() {
 				f.Close()
 			}
 		}}}
+	}
+	if hold := os.Getenv("TESTSERVER_HOLD"); hold != "" {
+		holdWhile(hold)
+	}
+	if os.Getenv("TESTSERVER_RUN") != "" {
+		runMode(s)
 	}
 	lifecycle.Main(s)
 }
@@ -73,6 +80,10 @@ func serve(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) erro
 				switch string(msg) {
 				case "whoami":
 					msg = []byte(identity())
+				case "options":
+					msg = []byte(describeOptions(cfg.Options))
+				case "greeting":
+					msg = fmt.Appendf(nil, "pid=%d %s", os.Getpid(), greeting)
 				case "panic":
 					panic("panic requested by a client")
 				case "log":

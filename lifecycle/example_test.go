@@ -1,0 +1,113 @@
+package lifecycle_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/lifecycle"
+)
+
+// echo is the accept loop of the examples: every message comes back.
+func echo(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return nil // stopping: lifecycle shut the listener down
+		}
+		go func() {
+			defer c.Close()
+			for {
+				msg, err := c.Read(ctx)
+				if err != nil {
+					return
+				}
+				if err := c.Write(msg); err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
+					return
+				}
+			}
+		}()
+	}
+}
+
+// A server's main is one call: the manual's flags, Init, the socket,
+// privileges, daemon, pidfile, syslog, signals and restarts are Main's.
+func ExampleMain() {
+	lifecycle.Main(lifecycle.Server{
+		Name:    "echo",
+		Options: dorrit.Options{BufferSize: 4096}, // -b's default; -b still overrides it
+		Serve:   echo,
+	})
+}
+
+// Run leaves main in charge: here the server is the "serve" subcommand
+// of a larger program. The daemon and server processes are this binary
+// started again with the same os.Args, so main reaches Run there too.
+func ExampleRun() {
+	if len(os.Args) < 2 || os.Args[1] != "serve" {
+		fmt.Fprintln(os.Stderr, "usage: app serve [-x] [-l socket] …")
+		os.Exit(2)
+	}
+	err := lifecycle.Run(context.Background(), lifecycle.Server{Name: "app", Serve: echo}, os.Args[2:])
+	var running *lifecycle.AlreadyRunningError
+	switch {
+	case errors.Is(err, lifecycle.ErrUsage):
+		os.Exit(2) // the usage is on stderr already
+	case errors.As(err, &running):
+		log.Fatalf("app serve: stop the server running as PID %d first", running.PID)
+	case err != nil:
+		log.Fatalf("app serve: %v", err)
+	}
+}
+
+// A command line Run cannot use is an ErrUsage, after the flag package
+// has printed what is wrong and the usage on stderr. Main exits with
+// status 2 for it.
+func ExampleRun_usage() {
+	err := lifecycle.Run(context.Background(), lifecycle.Server{Name: "echo", Serve: echo}, []string{"-m", "0"})
+	fmt.Println(errors.Is(err, lifecycle.ErrUsage))
+	fmt.Println(err)
+	// Output:
+	// true
+	// lifecycle: bad command line: invalid value "0" for flag -m: the maximum number of connections must be 1 or more
+}
+
+// The application's own flags are defined by Server.Flags and parsed
+// together with the manual's, in every process of the server, so Init and
+// Serve read the variables they are bound to.
+func ExampleServer_flags() {
+	greeting := "hello"
+	errShown := errors.New("shown")
+	s := lifecycle.Server{
+		Name: "greeter",
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&greeting, "greeting", greeting, "what every client is greeted with")
+		},
+		Init: func(cfg *lifecycle.Config) error {
+			fmt.Println("Init sees -greeting", greeting)
+			return errShown // stops the start before anything is created, which is all this example needs
+		},
+		Serve: func(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) error {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return nil
+				}
+				go func() {
+					defer c.Close()
+					c.Write([]byte(greeting))
+					<-c.CloseRead(ctx).Done() // until the client leaves
+				}()
+			}
+		},
+	}
+	err := lifecycle.Run(context.Background(), s, []string{"-x", "-greeting", "bonjour"})
+	fmt.Println(errors.Is(err, errShown))
+	// Output:
+	// Init sees -greeting bonjour
+	// true
+}

@@ -1,0 +1,165 @@
+package lifecycle_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dorritgo/dorrit/internal/wstest"
+)
+
+// ask sends msg to the server and returns its answer.
+func ask(sock, msg string) (string, error) {
+	c, _, err := dialRaw(sock)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := c.WriteText([]byte(msg)); err != nil {
+		return "", err
+	}
+	_, answer, err := c.ReadMessage()
+	return string(answer), err
+}
+
+// runToExit runs the test server with args until it exits (killing it and
+// its server processes after 20 s) and returns its exit status and output.
+func runToExit(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(testserver, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(20*time.Second, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	defer timer.Stop()
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		t.Fatalf("%v still running after 20 s; output:\n%s", args, &out)
+	}
+	return cmd.ProcessState.ExitCode(), out.String()
+}
+
+// Options set in code are the flags' defaults: the server runs with them
+// where the command line says nothing, with the flags' values where it
+// does, and the options no flag sets reach the server process untouched.
+func TestFlagsDefaultToServerOptions(t *testing.T) {
+	dir := sharedDir(t)
+	sock := filepath.Join(dir, "app.sock")
+	env := []string{"TESTSERVER_OPT_NAME=ltest-opts", "TESTSERVER_OPT_PATH=" + sock, "TESTSERVER_OPT_BUFFER=1000",
+		"TESTSERVER_OPT_MAXCONNS=7", "TESTSERVER_OPT_PING=1h", "TESTSERVER_OPT_PONG=2m"}
+	if os.Geteuid() == 0 {
+		env = append(env, "TESTSERVER_OPT_SOCKETGROUP=daemon")
+	}
+
+	p, _ := startForeground(t, env)
+	got, err := ask(sock, "options")
+	if err != nil {
+		t.Fatalf("no server on Options.Path %s: %v\n%s", sock, err, p.stderr())
+	}
+	want := "Name=ltest-opts Path=" + sock + " BufferSize=1000 MaxConns=7 PingInterval=1h0m0s PongTimeout=2m0s"
+	if got != want {
+		t.Fatalf("server runs with\n\t%s\nwant the options given in code\n\t%s", got, want)
+	}
+	// The listener really has them: a message of BufferSize-4 bytes is
+	// too large, and the eighth connection is refused.
+	c, _, err := dialRaw(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.WriteText(make([]byte, 996))
+	if code, _, _, err := c.ExpectClose(10 * time.Second); code != 1009 {
+		t.Fatalf("a message of 996 bytes with BufferSize 1000: close %d (%v), want 1009", code, err)
+	}
+	c.Close()
+	var conns []*wstest.Conn
+	for range 7 {
+		c, _, err := dialRaw(sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	var he *wstest.HandshakeError
+	if _, _, err := dialRaw(sock); !errors.As(err, &he) || he.Response.StatusCode != 503 {
+		t.Fatalf("eighth connection with MaxConns 7: %v, want 503", err)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	if os.Geteuid() == 0 {
+		fi, err := os.Lstat(sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || st.Gid != 1 {
+			t.Fatalf("socket owned by %d:%d, want nobody (-u) and daemon (Options.SocketGroup) 65534:1", st.Uid, st.Gid)
+		}
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+
+	other := filepath.Join(dir, "other.sock")
+	p, _ = startForeground(t, env, "-l", other, "-b", "2000", "-m", "5")
+	got, err = ask(other, "options")
+	want = "Name=ltest-opts Path=" + other + " BufferSize=2000 MaxConns=5 PingInterval=1h0m0s PongTimeout=2m0s"
+	if err != nil || got != want {
+		t.Fatalf("with -l -b -m the server runs with\n\t%s (%v)\nwant\n\t%s", got, err, want)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+
+	code, out := runToExit(t, env, "-help")
+	if code != 0 {
+		t.Fatalf("-help: exit status %d", code)
+	}
+	for _, def := range []string{"(default 1000)", "(default 7)", `(default "` + sock + `")`} {
+		if !strings.Contains(out, def) {
+			t.Fatalf("-help does not show the code's default %s:\n%s", def, out)
+		}
+	}
+}
+
+// A value outside a flag's range is a usage error (exit 2) that names the
+// range, before anything starts: -m 0 no longer means 2000.
+func TestBadFlagValuesAreUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-m", "0"}, `invalid value "0" for flag -m: the maximum number of connections must be 1 or more`},
+		{[]string{"-m", "-3"}, `invalid value "-3" for flag -m: the maximum number of connections must be 1 or more`},
+		{[]string{"-m", "many"}, `invalid value "many" for flag -m`},
+		{[]string{"-b", "5"}, `invalid value "5" for flag -b: the buffer size must be 10..65540`},
+		{[]string{"-b", "70000"}, `invalid value "70000" for flag -b: the buffer size must be 10..65540`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			sock := filepath.Join(sharedDir(t), "s.sock")
+			code, out := runToExit(t, []string{"TESTSERVER_NAME=ltest-usage"}, append([]string{"-x", "-l", sock}, tc.args...)...)
+			if code != 2 || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit status %d, want 2 with %q; output:\n%s", code, tc.want, out)
+			}
+			if strings.Contains(out, "init as uid") {
+				t.Fatalf("Init ran after a usage error:\n%s", out)
+			}
+			if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("a usage error left the socket behind")
+			}
+		})
+	}
+}
