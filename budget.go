@@ -3,8 +3,6 @@ package dorrit
 import (
 	"runtime"
 	"runtime/debug"
-
-	"golang.org/x/sys/unix"
 )
 
 // The queue budget. Every connection's queue may hold 200 frames (the
@@ -29,11 +27,10 @@ const budgetGranule = 16 << 10
 // 20 slow readers their full 200 frames of 64 KiB.
 func defaultMaxQueueBytes() int64 {
 	const cap = 256 << 20
-	var si unix.Sysinfo_t
-	if unix.Sysinfo(&si) != nil {
-		return cap
+	if mem := totalMemory(); mem > 0 {
+		return min(cap, mem/4)
 	}
-	return min(cap, int64(si.Totalram)*int64(si.Unit)/4)
+	return cap
 }
 
 // addQueued moves c's queued data bytes by delta, and the listener's sum when

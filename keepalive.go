@@ -1,10 +1,6 @@
 package dorrit
 
-import (
-	"time"
-
-	"golang.org/x/sys/unix"
-)
+import "time"
 
 // Keepalive pings clients that have been silent for PingInterval and drops
 // those that do not answer within PongTimeout. It keeps no timer per
@@ -132,8 +128,6 @@ func (c *MessageConn) pongTimeout() {
 // unreadBytes is how many bytes the client sent that nobody has read yet.
 func (c *MessageConn) unreadBytes() int {
 	n := 0
-	c.raw.Control(func(fd uintptr) {
-		n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
-	})
+	c.raw.Control(func(fd uintptr) { n = unreadOn(int(fd)) })
 	return n
 }

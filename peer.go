@@ -5,8 +5,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-
-	"golang.org/x/sys/unix"
 )
 
 // peerFilter is Options.PeerUsers and PeerGroups resolved to IDs; the zero
@@ -41,21 +39,20 @@ func (f peerFilter) check(nc *net.UnixConn) *refusal {
 	if !f.on {
 		return nil
 	}
-	var cred *unix.Ucred
+	var uid, gid uint32
+	var pid int32
 	var err error
 	raw, rerr := nc.SyscallConn()
 	if rerr == nil {
-		rerr = raw.Control(func(fd uintptr) {
-			cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-		})
+		rerr = raw.Control(func(fd uintptr) { uid, gid, pid, err = peerOf(int(fd)) })
 	}
 	if rerr != nil || err != nil {
 		return peerRefusal(fmt.Sprintf("the peer's credentials cannot be read (%v%v), so Options.PeerUsers/PeerGroups cannot admit it", rerr, err))
 	}
-	if slices.Contains(f.uids, cred.Uid) || slices.Contains(f.gids, cred.Gid) {
+	if slices.Contains(f.uids, uid) || slices.Contains(f.gids, gid) {
 		return nil
 	}
-	return peerRefusal(fmt.Sprintf("peer uid %d gid %d (pid %d) is not in Options.PeerUsers/PeerGroups; only the front server's account may connect", cred.Uid, cred.Gid, cred.Pid))
+	return peerRefusal(fmt.Sprintf("peer uid %d gid %d (pid %d) is not in Options.PeerUsers/PeerGroups; only the front server's account may connect", uid, gid, pid))
 }
 
 func peerRefusal(reason string) *refusal {

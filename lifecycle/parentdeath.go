@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"runtime"
@@ -10,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // supervisorEnv tells a server process the pid of the supervisor it
@@ -73,33 +70,11 @@ func armParentDeath() error {
 	if err != nil {
 		return nil // not started by a supervisor of this package
 	}
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGTERM), 0, 0, 0); err != nil {
+	if err := rearmParentDeath(); err != nil {
 		return fmt.Errorf("cannot ask for a signal on the supervisor's death: %v", err)
 	}
 	if ppid := os.Getppid(); ppid != want {
 		return fmt.Errorf("supervisor %d is gone (parent is now %d): not serving without it", want, ppid)
 	}
 	return nil
-}
-
-// closeInheritedOnExec marks every descriptor from 3 on close-on-exec.
-// Go opens its own that way, but descriptors this process inherited from
-// whoever started it (a shell, a CI runner, rc.d, and the start process's
-// hand-over) are not, and would reach every server process, which runs as
-// another account. What a server process needs is passed on explicitly
-// (ExtraFiles), and exec clears the mark on those.
-func closeInheritedOnExec() {
-	if unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC) != nil {
-		markOpenOnExec() // before Linux 5.11
-	}
-}
-
-// markOpenOnExec does closeInheritedOnExec's work one descriptor at a time.
-func markOpenOnExec() {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	for _, e := range ents {
-		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= 3 {
-			unix.CloseOnExec(fd)
-		}
-	}
 }
