@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -11,19 +10,31 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // child is one server running in a process of its own, so that its memory
 // can be read from /proc and it shares no heap with the load generator.
 type child struct {
+	name string
 	cmd  *exec.Cmd
-	in   io.Writer // lines asking for a settled RSS
+	in   *os.File // lines asking for a settled RSS
 	out  *bufio.Scanner
+	rout *os.File // the read end out scans
 	sock string
+
+	exited  chan struct{} // closed once the process has ended and been reaped
+	waitErr error         // how it ended, set before exited is closed
+	killed  atomic.Bool   // ended by stop, not on its own
+	once    sync.Once
 }
 
-// startChild runs this binary with -serve name on a socket in dir.
+// startChild runs this binary with -serve name on a socket in dir; ready
+// waits until it listens. The two are apart so that a watchdog can stop a
+// server that hangs while starting.
 func startChild(name, dir string) (*child, error) {
 	sock := filepath.Join(dir, name+".sock")
 	os.Remove(sock)
@@ -31,25 +42,45 @@ func startChild(name, dir string) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Pipes of our own rather than cmd.StdinPipe and StdoutPipe: Wait
+	// closes those as soon as the process ends, and the process is reaped
+	// in the background from the start (so that a crash is seen when it
+	// happens), which would race with reading them.
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, err
+	}
 	cmd := exec.Command(self, "-serve", name, "-socket", sock)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, os.Stderr
+	err = cmd.Start()
+	inR.Close() // the child holds its own copies
+	outW.Close()
 	if err != nil {
+		inW.Close()
+		outR.Close()
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	c := &child{cmd: cmd, in: stdin, out: bufio.NewScanner(stdout), sock: sock}
-	if !c.out.Scan() || c.out.Text() != "ready" {
-		c.stop()
-		return nil, fmt.Errorf("server %s did not start", name)
-	}
+	c := &child{name: name, cmd: cmd, in: inW, out: bufio.NewScanner(outR), rout: outR, sock: sock,
+		exited: make(chan struct{})}
+	go func() {
+		c.waitErr = cmd.Wait()
+		close(c.exited)
+	}()
 	return c, nil
+}
+
+// ready waits for the server's "ready" line.
+func (c *child) ready() error {
+	if !c.out.Scan() || c.out.Text() != "ready" {
+		return fmt.Errorf("server %s did not start", c.name)
+	}
+	return nil
 }
 
 // settledRSS asks the server to collect garbage and return memory to the
@@ -62,10 +93,37 @@ func (c *child) settledRSS() (int64, error) {
 	return rss(c.cmd.Process.Pid)
 }
 
+// stop kills the process and waits for it. It may be called more than once
+// and from a watchdog while a workload still runs: killing the server ends
+// every wait of the load generator, all of them on its socket or its pipe.
 func (c *child) stop() {
-	c.cmd.Process.Signal(syscall.SIGKILL)
-	c.cmd.Wait()
-	os.Remove(c.sock)
+	c.once.Do(func() {
+		c.killed.Store(true)
+		c.cmd.Process.Signal(syscall.SIGKILL)
+		<-c.exited
+		c.in.Close()
+		c.rout.Close()
+		os.Remove(c.sock)
+	})
+}
+
+// died says how the process ended if it ended on its own, as a suffix for
+// an error, or "" if it still runs. A crashing server's connections end as
+// it exits, so the load generator may see the error a moment before the
+// process is reaped: died waits that moment.
+func (c *child) died() string {
+	select {
+	case <-c.exited:
+	case <-time.After(200 * time.Millisecond):
+		return ""
+	}
+	if c.killed.Load() {
+		return ""
+	}
+	if c.waitErr == nil {
+		return "; server process exited with status 0"
+	}
+	return "; server process: " + c.waitErr.Error()
 }
 
 func rss(pid int) (int64, error) {

@@ -7,7 +7,9 @@
 //
 // A full run writes bench/results.json and bench/results.svg (the chart the
 // README shows); a quick or partial run writes results-partial.* beside
-// them, so that it never replaces the figures of a full run.
+// them, so that it never replaces the figures of a full run. A server that
+// fails a workload is marked failed in that cell and the run goes on; the
+// command exits non-zero only when dorrit fails.
 package main
 
 import (
@@ -25,11 +27,13 @@ type config struct {
 	Duration      time.Duration `json:"duration_ns"`
 	Conns         int           `json:"conns"`
 	Rate          int           `json:"latency_rate"`
+	SerialConns   int           `json:"serial_conns"` // the 1-in-flight latency workload's
 	Idle          int           `json:"idle_conns"`
 	FanoutConns   int           `json:"fanout_conns"`
 	FanoutRepeats int           `json:"fanout_repeats"`
 	Servers       []string      `json:"servers"`
 	Workloads     []string      `json:"workloads"`
+	CellLimit     time.Duration `json:"cell_limit_ns"` // after which a server that does not answer is killed
 }
 
 func main() {
@@ -50,11 +54,14 @@ func main() {
 		return
 	}
 
-	cfg := config{Rounds: *rounds, Duration: 3 * time.Second, Conns: 64, Rate: 20000,
+	cfg := config{Rounds: *rounds, Duration: 3 * time.Second, Conns: 64, Rate: 20000, SerialConns: 16,
 		Idle: *idleN, FanoutConns: 1000, FanoutRepeats: 20, Servers: serverOrder}
 	if *quick {
 		cfg.Rounds, cfg.Duration, cfg.Idle, cfg.FanoutRepeats = 1, 500*time.Millisecond, min(*idleN, 1000), 5
 	}
+	// Every workload ends within a few durations and a few seconds of
+	// dialling; a cell that takes this long has a server that hangs.
+	cfg.CellLimit = 30*time.Second + 10*cfg.Duration
 	for _, w := range workloads {
 		if *onlyW == "" || slices.ContainsFunc(splitComma(*onlyW), func(part string) bool { return strings.Contains(w.name, part) }) {
 			cfg.Workloads = append(cfg.Workloads, w.name)
@@ -105,6 +112,13 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Fprintln(os.Stderr, "wrote", *svgPath)
+	// A peer that fails is a finding about the peer, recorded in its
+	// cells; dorrit failing is a finding about this repository, and the
+	// exit status is what a script or CI sees.
+	if *from == "" && res.failedAny("dorrit") {
+		fmt.Fprintln(os.Stderr, "bench: dorrit failed a workload (see the table)")
+		os.Exit(1)
+	}
 }
 
 // outputPath names the default output file: in bench/ whether the command
@@ -122,6 +136,9 @@ func outputPath(ext string, partial bool) string {
 
 // run measures every workload on every server, round after round, with the
 // servers interleaved so that the machine's drift spreads over all of them.
+// A server that fails a workload has the failure recorded in that cell and
+// is not run on that workload again; the run goes on. The error is only for
+// a run that cannot start at all.
 func run(cfg config) (*results, error) {
 	dir, err := os.MkdirTemp("", "dorrit-bench")
 	if err != nil {
@@ -135,18 +152,19 @@ func run(cfg config) (*results, error) {
 				continue
 			}
 			for _, name := range cfg.Servers {
-				if name == "raw" && w.noRaw {
+				if !w.runsOn(name) {
+					continue
+				}
+				if res.failed(w, name) {
+					fmt.Fprintf(os.Stderr, "round %d/%d  %-8s %s: skipped, failed before\n", round, cfg.Rounds, name, w.name)
 					continue
 				}
 				fmt.Fprintf(os.Stderr, "round %d/%d  %-8s %s\n", round, cfg.Rounds, name, w.name)
-				srv, err := startChild(name, dir)
+				vals, err := measure(cfg, w, name, dir)
 				if err != nil {
-					return nil, err
-				}
-				vals, err := w.run(cfg, srv, name == "raw")
-				srv.stop()
-				if err != nil {
-					return nil, fmt.Errorf("%s, %s: %w", name, w.name, err)
+					fmt.Fprintf(os.Stderr, "  failed: %v\n", err)
+					res.fail(w, name, fmt.Sprintf("round %d: %v", round, err))
+					continue
 				}
 				res.add(w, name, vals)
 			}
@@ -159,8 +177,16 @@ func run(cfg config) (*results, error) {
 type workload struct {
 	name    string
 	metrics []metric
-	noRaw   bool // meaningless for an unframed echo
+	noRaw   bool     // meaningless for an unframed echo
+	only    []string // if set, the servers that have what it measures
 	run     func(cfg config, srv *child, raw bool) ([]float64, error)
+}
+
+func (w workload) runsOn(server string) bool {
+	if server == "raw" && w.noRaw {
+		return false
+	}
+	return w.only == nil || slices.Contains(w.only, server)
 }
 
 type metric struct {
@@ -180,8 +206,19 @@ var workloads = []workload{
 		},
 		run: func(cfg config, srv *child, raw bool) ([]float64, error) {
 			p, err := latency(srv.sock, raw, cfg.Conns, cfg.Rate, cfg.Duration)
-			us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-			return []float64{us(p[0]), us(p[1]), us(p[2])}, err
+			return micros(p), err
+		},
+	},
+	{
+		name: "latency, 1 in flight",
+		metrics: []metric{
+			{"latency p50, 1 in flight × 16 conns", "µs", false},
+			{"latency p99, 1 in flight × 16 conns", "µs", false},
+			{"latency p999, 1 in flight × 16 conns", "µs", false},
+		},
+		run: func(cfg config, srv *child, raw bool) ([]float64, error) {
+			p, err := pingPong(srv.sock, raw, cfg.SerialConns, cfg.Duration)
+			return micros(p), err
 		},
 	},
 	{
@@ -194,13 +231,28 @@ var workloads = []workload{
 	},
 	{
 		name:    "fan-out",
-		metrics: []metric{{"fan-out to 1,000 connections, median", "ms", false}},
+		metrics: []metric{{"fan-out to 1,000 conns, a write each, median", "ms", false}},
 		noRaw:   true,
 		run: func(cfg config, srv *child, raw bool) ([]float64, error) {
-			d, err := fanout(srv.sock, cfg.FanoutConns, cfg.FanoutRepeats)
+			d, err := fanout(srv.sock, broadcastPrefix, cfg.FanoutConns, cfg.FanoutRepeats)
 			return []float64{float64(d) / float64(time.Millisecond)}, err
 		},
 	},
+	{
+		name:    "fan-out prepared",
+		metrics: []metric{{"fan-out to 1,000 conns, prepared message, median", "ms", false}},
+		noRaw:   true,
+		only:    preparedServers,
+		run: func(cfg config, srv *child, raw bool) ([]float64, error) {
+			d, err := fanout(srv.sock, preparedPrefix, cfg.FanoutConns, cfg.FanoutRepeats)
+			return []float64{float64(d) / float64(time.Millisecond)}, err
+		},
+	},
+}
+
+func micros(p [3]time.Duration) []float64 {
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	return []float64{us(p[0]), us(p[1]), us(p[2])}
 }
 
 func tput(label string, size int) workload {

@@ -30,6 +30,11 @@ type series struct {
 	metric
 	Rounds map[string][]float64 `json:"rounds"`
 	Median map[string]float64   `json:"median"`
+	// Failed holds, per server that failed the workload, why: the round
+	// and the error. Such a server has no median (a median of the rounds
+	// that happened to pass would hide the failure); its Rounds keep the
+	// figures of the rounds before.
+	Failed map[string]string `json:"failed,omitempty"`
 }
 
 func newResults(cfg config) *results {
@@ -49,14 +54,54 @@ func newResults(cfg config) *results {
 }
 
 func (r *results) add(w workload, server string, vals []float64) {
-	for i, m := range w.metrics {
+	for i, s := range r.seriesOf(w) {
+		s.Rounds[server] = append(s.Rounds[server], vals[i])
+		s.Median[server] = median(s.Rounds[server])
+	}
+}
+
+// fail records that server failed workload w, and why.
+func (r *results) fail(w workload, server, reason string) {
+	for _, s := range r.seriesOf(w) {
+		if s.Failed == nil {
+			s.Failed = map[string]string{}
+		}
+		s.Failed[server] = reason
+		delete(s.Median, server)
+	}
+}
+
+// failed tells whether server has failed workload w in an earlier round.
+func (r *results) failed(w workload, server string) bool {
+	for _, s := range r.seriesOf(w) {
+		if _, ok := s.Failed[server]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// failedAny tells whether server failed any workload.
+func (r *results) failedAny(server string) bool {
+	for _, s := range r.Metrics {
+		if _, ok := s.Failed[server]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// seriesOf returns the series of w's metrics, in the order of its figures.
+func (r *results) seriesOf(w workload) []*series {
+	var out []*series
+	for _, m := range w.metrics {
 		for _, s := range r.Metrics {
 			if s.Name == m.Name {
-				s.Rounds[server] = append(s.Rounds[server], vals[i])
-				s.Median[server] = median(s.Rounds[server])
+				out = append(out, s)
 			}
 		}
 	}
+	return out
 }
 
 func median(v []float64) float64 {
@@ -81,6 +126,10 @@ func printTable(w io.Writer, r *results) {
 		fmt.Fprintf(w, "\n%s (%s, %s)\n", s.Name, s.Unit, better)
 		base := s.Median["dorrit"]
 		for _, name := range r.Config.Servers {
+			if why, ok := s.Failed[name]; ok {
+				fmt.Fprintf(w, "  %-8s %14s  %s\n", name, "failed", why)
+				continue
+			}
 			v, ok := s.Median[name]
 			if !ok {
 				continue

@@ -8,6 +8,8 @@ import (
 	"github.com/coder/websocket"
 )
 
+// serveCoder has no prepared broadcast: coder has no API to frame a message
+// once for many connections, and the prepared fan-out skips it.
 func serveCoder(ul *net.UnixListener) error {
 	var all registry[*websocket.Conn]
 	return http.Serve(ul, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -25,9 +27,7 @@ func serveCoder(ul *net.UnixListener) error {
 			if err != nil {
 				return
 			}
-			if isBroadcast(msg) {
-				payload := msg[len(broadcastPrefix):]
-				all.each(func(o *websocket.Conn) { o.Write(ctx, websocket.MessageText, payload) })
+			if coderBroadcast(&all, msg) {
 				continue
 			}
 			if c.Write(ctx, typ, msg) != nil {
@@ -35,4 +35,15 @@ func serveCoder(ul *net.UnixListener) error {
 			}
 		}
 	}))
+}
+
+// coderBroadcast answers msg if it asks for a broadcast (see broadcast).
+//
+//go:noinline
+func coderBroadcast(all *registry[*websocket.Conn], msg []byte) bool {
+	payload, _, ok := broadcast(msg)
+	if ok {
+		all.each(func(o *websocket.Conn) { o.Write(context.Background(), websocket.MessageText, payload) })
+	}
+	return ok
 }

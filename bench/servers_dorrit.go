@@ -27,9 +27,7 @@ func serveDorrit(ul *net.UnixListener) error {
 				if err != nil {
 					return
 				}
-				if isBroadcast(msg) {
-					payload := msg[len(broadcastPrefix):]
-					all.each(func(o *dorrit.MessageConn) { o.Write(payload) })
+				if dorritBroadcast(&all, msg) {
 					continue
 				}
 				if c.Write(msg) != nil {
@@ -38,4 +36,21 @@ func serveDorrit(ul *net.UnixListener) error {
 			}
 		}()
 	}
+}
+
+// dorritBroadcast answers msg if it asks for a broadcast (see broadcast).
+//
+//go:noinline
+func dorritBroadcast(all *registry[*dorrit.MessageConn], msg []byte) bool {
+	payload, prepared, ok := broadcast(msg)
+	switch {
+	case !ok:
+		return false
+	case prepared:
+		pm := dorrit.NewPreparedMessage(payload)
+		all.each(func(o *dorrit.MessageConn) { o.WritePrepared(pm) })
+	default:
+		all.each(func(o *dorrit.MessageConn) { o.Write(payload) })
+	}
+	return true
 }

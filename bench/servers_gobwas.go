@@ -27,6 +27,15 @@ func (c *gobwasConn) write(payload []byte) error {
 	return c.w.Flush()
 }
 
+// writeCompiled writes a frame made once by ws.CompileFrame, gobwas's way to
+// "precompile static frames which are often used".
+func (c *gobwasConn) writeCompiled(frame []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.w.Write(frame)
+	return c.w.Flush()
+}
+
 func serveGobwas(ul *net.UnixListener) error {
 	var all registry[*gobwasConn]
 	for {
@@ -73,9 +82,7 @@ func serveGobwas(ul *net.UnixListener) error {
 				default:
 					continue
 				}
-				if isBroadcast(payload) {
-					p := payload[len(broadcastPrefix):]
-					all.each(func(o *gobwasConn) { o.write(p) })
+				if gobwasBroadcast(&all, payload) {
 					continue
 				}
 				if c.write(payload) != nil {
@@ -84,4 +91,21 @@ func serveGobwas(ul *net.UnixListener) error {
 			}
 		}()
 	}
+}
+
+// gobwasBroadcast answers msg if it asks for a broadcast (see broadcast).
+//
+//go:noinline
+func gobwasBroadcast(all *registry[*gobwasConn], msg []byte) bool {
+	payload, prepared, ok := broadcast(msg)
+	switch {
+	case !ok:
+		return false
+	case prepared:
+		f := ws.MustCompileFrame(ws.NewTextFrame(payload))
+		all.each(func(o *gobwasConn) { o.writeCompiled(f) })
+	default:
+		all.each(func(o *gobwasConn) { o.write(payload) })
+	}
+	return true
 }

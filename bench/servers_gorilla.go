@@ -43,12 +43,7 @@ func serveGorilla(ul *net.UnixListener) error {
 			if err != nil {
 				return
 			}
-			if isBroadcast(msg) {
-				pm, err := websocket.NewPreparedMessage(websocket.TextMessage, msg[len(broadcastPrefix):])
-				if err != nil {
-					return
-				}
-				all.each(func(o *gorillaConn) { o.writePrepared(pm) })
+			if gorillaBroadcast(&all, msg) {
 				continue
 			}
 			if c.write(typ, msg) != nil {
@@ -56,4 +51,25 @@ func serveGorilla(ul *net.UnixListener) error {
 			}
 		}
 	}))
+}
+
+// gorillaBroadcast answers msg if it asks for a broadcast (see broadcast).
+//
+//go:noinline
+func gorillaBroadcast(all *registry[*gorillaConn], msg []byte) bool {
+	payload, prepared, ok := broadcast(msg)
+	switch {
+	case !ok:
+		return false
+	case prepared:
+		// gorilla's documented way to send one message to many
+		// connections: framed once, per connection options cached.
+		pm, err := websocket.NewPreparedMessage(websocket.TextMessage, payload)
+		if err == nil {
+			all.each(func(o *gorillaConn) { o.writePrepared(pm) })
+		}
+	default:
+		all.each(func(o *gorillaConn) { o.write(websocket.TextMessage, payload) })
+	}
+	return true
 }

@@ -20,10 +20,16 @@ func (h *gwsHandler) OnPing(c *gws.Conn, payload []byte) { c.WritePong(payload) 
 func (h *gwsHandler) OnMessage(c *gws.Conn, m *gws.Message) {
 	defer m.Close()
 	msg := m.Bytes()
-	if isBroadcast(msg) {
-		b := gws.NewBroadcaster(gws.OpcodeText, msg[len(broadcastPrefix):])
-		defer b.Close()
-		h.all.each(func(o *gws.Conn) { b.Broadcast(o) })
+	if payload, prepared, ok := broadcast(msg); ok {
+		if prepared {
+			// gws's README broadcasts this way: framed once, each
+			// connection's write queued on its own writer.
+			b := gws.NewBroadcaster(gws.OpcodeText, payload)
+			defer b.Close()
+			h.all.each(func(o *gws.Conn) { b.Broadcast(o) })
+		} else {
+			h.all.each(func(o *gws.Conn) { o.WriteMessage(gws.OpcodeText, payload) })
+		}
 		return
 	}
 	c.WriteMessage(m.Opcode, msg)

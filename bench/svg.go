@@ -10,7 +10,8 @@ import (
 // writeSVG draws one group of horizontal bars per metric, a bar per server,
 // each as long as its figure's share of the group's largest, labelled with
 // the figure and its ratio to dorrit. Each group says whether higher or
-// lower is better.
+// lower is better. A server that failed the workload gets "failed" in
+// place of its bar.
 func writeSVG(path string, r *results) error {
 	const (
 		width, labelW, barW = 760, 90, 520
@@ -34,6 +35,12 @@ func writeSVG(path string, r *results) error {
 		fmt.Fprintf(&b, `<text x="4" y="%d" font-weight="bold">%s</text><text x="%d" y="%d" fill="#666" text-anchor="end">%s, %s</text>`+"\n",
 			y-8, html.EscapeString(s.Name), width-4, y-8, html.EscapeString(s.Unit), better)
 		for _, name := range r.Config.Servers {
+			if _, ok := s.Failed[name]; ok { // no bar; the reason is in the text output and the JSON
+				fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW-6, y+barH-3, name)
+				fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#c62828">failed</text>`+"\n", labelW+6, y+barH-3)
+				y += barH + gap
+				continue
+			}
 			v, ok := s.Median[name]
 			if !ok {
 				continue
