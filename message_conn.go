@@ -33,6 +33,12 @@ type MessageConn struct {
 	maxPayload int
 	counters   connCounters
 
+	// Lock order: readMu, then wmu or dlMu (the frame engine answers pings
+	// and fails connections under readMu; closing reads under it while it
+	// sets deadlines); wmu, then the socket's write lock (flushOrHandOff).
+	// dlMu and wmu are never held together, and the listener's mu is never
+	// taken under any of them.
+
 	// Read side, owned by whoever holds readMu.
 	readMu sync.Mutex
 	rd     reader
