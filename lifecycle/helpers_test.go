@@ -228,7 +228,9 @@ func procStatus(t *testing.T, pid int) (uid, gid string) {
 }
 
 // waitGone waits until process pid has exited (a zombie waiting for its
-// reaper counts as gone).
+// reaper counts as gone). A process whose first thread has exited shows
+// as a zombie while its other threads still exit, holding its files
+// (socket, pidfile lock): it is gone once it has one thread left.
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -237,13 +239,28 @@ func waitGone(t *testing.T, pid int) {
 		if err != nil {
 			return
 		}
-		if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 0 && f[0] == "Z" {
+		// After the ")" of the name: state is field 0, num_threads 17.
+		if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 17 && f[0] == "Z" && f[17] == "1" {
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("process %d still running", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitGroupGone waits until every process of process group pgid has
+// exited (zombies count as gone).
+func waitGroupGone(t *testing.T, pgid int) {
+	t.Helper()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			if g, err := syscall.Getpgid(pid); err == nil && g == pgid {
+				waitGone(t, pid)
+			}
+		}
 	}
 }
 
