@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,6 +91,11 @@ func runServer(t *testing.T, env []string, args ...string) *proc {
 // runServerCmd starts cmd with env added and extra descriptors from 3 on.
 func runServerCmd(t *testing.T, cmd *exec.Cmd, env []string, extra ...*os.File) *proc {
 	t.Helper()
+	// A server run as root in the foreground serves a control socket in
+	// its PidDir: a temporary one, not /var/run.
+	if !slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "TESTSERVER_PIDDIR=") }) {
+		env = append(env, "TESTSERVER_PIDDIR="+sharedDir(t))
+	}
 	cmd.Env = append(os.Environ(), env...)
 	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so that cleanup reaches the server processes too
