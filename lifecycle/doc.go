@@ -89,6 +89,24 @@
 // supervisor, no other descriptor, neither the pidfile nor any the start
 // command inherited.
 //
+// The supervisor answers dorritctl status on a control socket,
+// <PidDir>/<name>.ctl (/var/run/echo.ctl beside /var/run/echo.pid): one
+// JSON request line, one JSON answer line, with its PID and the server
+// processes' (replaced ones still draining too), start time, binary and
+// command line, the socket with its owner and mode, each server process's
+// live dorrit.Stats (from a heartbeat it asks for with the request;
+// every second otherwise), the crashes, crash restarts and upgrades so far
+// and the last upgrade's outcome. It is mode 0700 and the starting
+// account's (root's, for a service), and the supervisor answers root and
+// that account only (peer credentials): the front server in the socket's
+// group and the server processes running as -u/-g cannot read it. It
+// only reports; stopping and upgrading stay with SIGTERM and SIGHUP. A
+// daemon with a pidfile always has one (its start fails without it), and
+// so does a server under systemd where PidDir is writable (/run, for a
+// service started as root); with -x by hand there is none, so that
+// development runs leave nothing in /var/run. It is removed on stop, and
+// one left by a killed instance is replaced by the next start.
+//
 // Under systemd (NOTIFY_SOCKET or LISTEN_FDS set) the server never
 // detaches, whatever the flags say, so that the supervisor is the
 // service's main PID: systemd accepts notifications from it alone by

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,6 +91,11 @@ func runServer(t *testing.T, env []string, args ...string) *proc {
 // runServerCmd starts cmd with env added and extra descriptors from 3 on.
 func runServerCmd(t *testing.T, cmd *exec.Cmd, env []string, extra ...*os.File) *proc {
 	t.Helper()
+	// A server run as root in the foreground serves a control socket in
+	// its PidDir: a temporary one, not /var/run.
+	if !slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "TESTSERVER_PIDDIR=") }) {
+		env = append(env, "TESTSERVER_PIDDIR="+sharedDir(t))
+	}
 	cmd.Env = append(os.Environ(), env...)
 	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so that cleanup reaches the server processes too
@@ -228,7 +234,9 @@ func procStatus(t *testing.T, pid int) (uid, gid string) {
 }
 
 // waitGone waits until process pid has exited (a zombie waiting for its
-// reaper counts as gone).
+// reaper counts as gone). A process whose first thread has exited shows
+// as a zombie while its other threads still exit, holding its files
+// (socket, pidfile lock): it is gone once it has one thread left.
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -237,13 +245,28 @@ func waitGone(t *testing.T, pid int) {
 		if err != nil {
 			return
 		}
-		if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 0 && f[0] == "Z" {
+		// After the ")" of the name: state is field 0, num_threads 17.
+		if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 17 && f[0] == "Z" && f[17] == "1" {
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("process %d still running", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitGroupGone waits until every process of process group pgid has
+// exited (zombies count as gone).
+func waitGroupGone(t *testing.T, pgid int) {
+	t.Helper()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			if g, err := syscall.Getpgid(pid); err == nil && g == pgid {
+				waitGone(t, pid)
+			}
+		}
 	}
 }
 

@@ -154,7 +154,9 @@ func TestInheritedDescriptorsNotInServerProcess(t *testing.T) {
 				}
 				b, _ := os.ReadFile(d.pidPath)
 				supervisor, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-				t.Cleanup(func() { syscall.Kill(-supervisor, syscall.SIGKILL); waitGone(t, supervisor) })
+				// The whole group: a server process killed a moment after
+				// its supervisor would still answer on the socket.
+				t.Cleanup(func() { syscall.Kill(-supervisor, syscall.SIGKILL); waitGroupGone(t, supervisor) })
 			}
 			id, err := whoami(sock)
 			if err != nil {
@@ -222,6 +224,11 @@ func testSupervisorKilled(t *testing.T, bin string) {
 	}
 	c.WriteClose(1001, "")
 	waitGone(t, server)
+	// The parent-death signal comes when the supervisor's thread that
+	// started the server ends; its other threads, and the pidfile's lock,
+	// may take a moment longer, so a start right now could still find
+	// the lock held. Wait for the supervisor, as a script would.
+	waitGone(t, supervisor)
 
 	again := d.start(t)
 	if again == supervisor {

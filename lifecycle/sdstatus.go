@@ -1,30 +1,15 @@
 package lifecycle
 
 import (
-	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
-
-	"github.com/dorritgo/dorrit"
-	"golang.org/x/sys/unix"
 )
 
-// Under systemd only the service's main PID, the supervisor, may send
-// notifications (NotifyAccess=main), but the figures and the proof of life
-// are in the server processes. So each server process writes a heartbeat
-// line on a pipe of its own to the supervisor: its pid and open
-// connections. The supervisor turns them into STATUS= and, with
-// WatchdogSec=, into WATCHDOG=1.
-const (
-	beatEnv     = "DORRIT_LIFECYCLE_BEAT" // "<descriptor> <interval>" in a server process
-	beatMax     = time.Second             // heartbeat interval, shorter for a short watchdog
-	statusEvery = 2 * time.Second         // how often STATUS= is brought up to date
-)
+// statusEvery is how often STATUS= is brought up to date. The figures
+// come from the server processes' heartbeats (heartbeat.go).
+const statusEvery = 2 * time.Second
 
 // sdReports collects the heartbeats of the server processes and reports
 // to systemd.
@@ -121,75 +106,4 @@ func (r *sdReports) run() {
 			}
 		}
 	}
-}
-
-// passBeatPipe gives cmd, a server process about to start, a pipe to beat
-// on, when the supervisor reports to systemd. The caller closes the
-// returned write end once the process has started (or failed to).
-func (sv *supervisor) passBeatPipe(cmd *exec.Cmd) (*os.File, error) {
-	if sv.sd == nil {
-		return nil, nil
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	fd := 3 + len(cmd.ExtraFiles)
-	cmd.ExtraFiles = append(cmd.ExtraFiles, w)
-	cmd.Env = append(slices.DeleteFunc(slices.Clone(cmd.Env), func(e string) bool {
-		return strings.HasPrefix(e, beatEnv+"=")
-	}), fmt.Sprintf("%s=%d %v", beatEnv, fd, sv.sd.every))
-	go sv.sd.read(r)
-	return w, nil
-}
-
-// read passes on one server process's heartbeats until it exits.
-func (r *sdReports) read(f *os.File) {
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var b beat
-		if _, err := fmt.Sscanf(sc.Text(), "%d %d", &b.pid, &b.live); err != nil {
-			continue
-		}
-		b.at = time.Now()
-		select {
-		case r.beats <- b:
-		case <-r.done:
-			return
-		}
-	}
-}
-
-// startBeating runs in a server process: when the supervisor asked for
-// heartbeats, it writes one at once and then every interval, until the
-// process exits or the supervisor is gone.
-func startBeating(ln *dorrit.Listener) {
-	var fd int
-	var every time.Duration
-	v, ok := os.LookupEnv(beatEnv)
-	if !ok {
-		return
-	}
-	fdText, everyText, _ := strings.Cut(v, " ")
-	fd, err := strconv.Atoi(fdText)
-	if err == nil {
-		every, err = time.ParseDuration(everyText)
-	}
-	if err != nil || every <= 0 {
-		return
-	}
-	unix.CloseOnExec(fd) // not for what Serve may run
-	f := os.NewFile(uintptr(fd), "heartbeat")
-	go func() {
-		defer f.Close()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			if _, err := fmt.Fprintf(f, "%d %d\n", os.Getpid(), ln.Stats().Live); err != nil {
-				return
-			}
-			<-t.C
-		}
-	}()
 }

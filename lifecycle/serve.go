@@ -66,7 +66,9 @@ func serve(runCtx context.Context, s *Server, cfg *Config) int {
 	signal.Notify(replaced, sigReplaced)
 	fmt.Fprintln(ready, "READY")
 	ready.Close()
-	startBeating(ln)
+	// Deferred, the last heartbeat carries the figures as the drain left
+	// them, for the supervisor's totals.
+	defer startBeating(ln)()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -37,6 +37,14 @@ type supervisor struct {
 	log        *slog.Logger
 	cleaned    bool
 	sd         *sdReports // STATUS= and watchdog, under systemd
+
+	// For the control socket (control.go): what happened so far, the
+	// socket itself (nil when there is none) and the server processes'
+	// heartbeats (nil when nobody listens to them).
+	started time.Time
+	led     *ledger
+	ctl     *controlSocket
+	beats   *heartbeats
 }
 
 // superviseDetached is the daemon stage: it adopts what start passed on.
@@ -106,14 +114,21 @@ func (sv *supervisor) run(report func(error)) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	first, err := sv.startServer()
-	if err != nil {
+	failed := func(err error) error {
 		sv.log.Error("server did not start", "err", err)
 		sv.cleanup() // before reporting: the starter exits on the report
 		if report != nil {
 			report(err)
 		}
 		return err
+	}
+	if err := sv.startControl(); err != nil {
+		return failed(err)
+	}
+	sv.startHeartbeats()
+	first, err := sv.startServer()
+	if err != nil {
+		return failed(err)
 	}
 	if report != nil {
 		report(nil)
@@ -148,8 +163,10 @@ func (sv *supervisor) supervise(ctx context.Context, cur *child, hup <-chan os.S
 	var crashes crashLoop
 	var old []*child // replaced servers still draining
 	for {
+		sv.led.serving(cur, old)
 		select {
 		case <-ctx.Done():
+			sv.led.setStopping()
 			notify("STOPPING=1")
 			sv.stopAll(append(old, cur))
 			return nil
@@ -158,6 +175,7 @@ func (sv *supervisor) supervise(ctx context.Context, cur *child, hup <-chan os.S
 			notify("RELOADING=1")
 			next, err := sv.startServer()
 			if err != nil {
+				sv.led.upgraded(cur, nil, err)
 				sv.log.Error("upgrade failed: the running server keeps serving", "err", err)
 				notify("READY=1")
 				continue
@@ -166,6 +184,8 @@ func (sv *supervisor) supervise(ctx context.Context, cur *child, hup <-chan os.S
 				"new", next.cmd.Process.Pid, "old", cur.cmd.Process.Pid)
 			cur.cmd.Process.Signal(sigReplaced)
 			old = append(old, cur)
+			sv.led.serving(next, old)
+			sv.led.upgraded(cur, next, nil)
 			cur = next
 			notify("READY=1")
 
@@ -174,16 +194,20 @@ func (sv *supervisor) supervise(ctx context.Context, cur *child, hup <-chan os.S
 				sv.log.Info("server exited", "pid", cur.cmd.Process.Pid)
 				return nil
 			}
+			sv.led.crashed()
 			next, err := sv.restart(ctx, &crashes, cur)
 			if err != nil {
 				return err
 			}
 			if next == nil { // stopped during the pause
+				sv.led.setStopping()
 				notify("STOPPING=1")
 				sv.stopAll(old)
 				return nil
 			}
 			cur = next
+			sv.led.serving(cur, old)
+			sv.led.restarted()
 		}
 		old = reap(old)
 	}
@@ -227,6 +251,7 @@ func (sv *supervisor) cleanup() {
 		return
 	}
 	sv.cleaned = true
+	sv.ctl.close()
 	sv.ul.SetUnlinkOnClose(false)
 	sv.ul.Close()
 	if !sv.keepSocket {

@@ -39,12 +39,15 @@ func runHelp(s *streams, args []string) int {
 	}
 	tw.Flush()
 	fmt.Fprint(s.stdout, `
-A NAME stands for /var/run/NAME.socket, the socket of a server named NAME
-that was started without -l; anything with a slash is a socket path.
-'dorritctl help COMMAND' or 'dorritctl COMMAND -h' explains one command.
+A NAME is a server's name: its pidfile is /var/run/NAME.pid, its control
+socket /var/run/NAME.ctl and, unless it was started with -l, its socket
+/var/run/NAME.socket. Where a socket is meant, anything with a slash is a
+socket path. 'dorritctl help COMMAND' or 'dorritctl COMMAND -h' explains
+one command.
 
 Exit status (LSB): 0 success, 1 failure, 2 bad arguments, 4 no permission,
-7 not running.
+5 the server binary to start is missing, 7 not running; status: 0 running,
+1 dead with its pidfile left, 3 not running, 4 unknown.
 `)
 	return exitOK
 }

@@ -20,8 +20,9 @@ import (
 // every account may enter (a server started as root runs as nobody and
 // must be able to execute its binary).
 var (
-	dorritctlBin string
-	echoBin      string
+	dorritctlBin  string
+	echoBin       string
+	testserverBin string // lifecycle's test server: a daemon with a PidDir of the test's choosing
 )
 
 func TestMain(m *testing.M) {
@@ -33,8 +34,9 @@ func TestMain(m *testing.M) {
 	os.Chmod(dir, 0o755)
 	dorritctlBin = filepath.Join(dir, "dorritctl")
 	echoBin = filepath.Join(dir, "echo")
+	testserverBin = filepath.Join(dir, "testserver")
 	// go test puts its own go first in PATH.
-	for _, b := range [][2]string{{dorritctlBin, "."}, {echoBin, echoPackage}} {
+	for _, b := range [][2]string{{dorritctlBin, "."}, {echoBin, echoPackage}, {testserverBin, modulePath + "/lifecycle/internal/testserver"}} {
 		build := exec.Command("go", "build", "-o", b[0], b[1])
 		build.Stderr = os.Stderr
 		if err := build.Run(); err != nil {

@@ -1,20 +1,30 @@
 // Command dorritctl works with dorrit servers from the command line: it
-// talks to one over its socket (connect), diagnoses why a front server
-// cannot reach it (check), runs a development front that serves a page
-// and proxies WebSocket to it (dev), and prints front server, systemd and
-// rc.d configuration (config).
+// starts, stops, restarts and upgrades a server run by package lifecycle
+// and shows its live figures (status, read from the supervisor's private
+// control socket), talks to one over its socket (connect), diagnoses why
+// a front server cannot reach it (check), runs a development front that
+// serves a page and proxies WebSocket to it (dev), and prints front
+// server, systemd and rc.d configuration (config).
 //
 //	dorritctl help
+//	dorritctl start echo -- /usr/local/bin/echo -g www-data
+//	dorritctl status echo --watch
+//	dorritctl reload echo
+//	dorritctl stop echo
 //	dorritctl connect echo --send hello
 //	dorritctl check echo --as www-data
 //	dorritctl dev
 //	dorritctl config nginx echo
 //
-// A NAME stands for the socket /var/run/NAME.socket, the default of a
-// server named NAME; anything with a slash is a socket path.
+// A NAME is a server's name (lifecycle.Server.Name): its pidfile is
+// /var/run/NAME.pid, its control socket /var/run/NAME.ctl and its default
+// socket /var/run/NAME.socket. Where a socket is meant, anything with a
+// slash is a socket path.
 //
 // Exit status, as in the LSB: 0 success, 1 failure, 2 bad arguments,
-// 4 no permission, 7 not running.
+// 4 no permission, 5 the server binary to start is missing, 7 not
+// running; status has the LSB status codes: 0 running, 1 dead with its
+// pidfile left, 3 not running, 4 unknown.
 package main
 
 import (
@@ -29,6 +39,7 @@ const (
 	exitFailure      = 1
 	exitUsage        = 2
 	exitNoPermission = 4
+	exitNotInstalled = 5 // start: the server's binary is missing
 	exitNotRunning   = 7
 )
 

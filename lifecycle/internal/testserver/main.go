@@ -24,6 +24,7 @@ const (
 )
 
 func main() {
+	askIfAsked()
 	s := lifecycle.Server{
 		Name:          os.Getenv("TESTSERVER_NAME"),
 		PidDir:        os.Getenv("TESTSERVER_PIDDIR"),
@@ -42,6 +43,9 @@ func main() {
 	}
 	if s.SyslogAddr == "" {
 		s.SyslogNetwork = ""
+	}
+	if d, err := time.ParseDuration(os.Getenv("TESTSERVER_DRAIN")); err == nil {
+		s.DrainTimeout = d
 	}
 	if tick := os.Getenv("TESTSERVER_TICK_FILE"); tick != "" {
 		s.Periodic = []lifecycle.Periodic{{Every: 50 * time.Millisecond, Func: func(context.Context) {
@@ -68,6 +72,7 @@ func serve(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) erro
 	for {
 		c, err := ln.Accept()
 		if err != nil {
+			hangIfAsked()
 			return nil
 		}
 		go func() {
