@@ -21,8 +21,6 @@ type client struct {
 
 // serve is the accept loop: every connection gets its own goroutine.
 func (h *hub) serve(ctx context.Context, ln *dorrit.Listener) {
-	// Three quarters of a frame leaves room for the JSON around the data.
-	h.replayBytes = min(48<<10, (ln.Options().BufferSize-5)*3/4)
 	for {
 		c, err := ln.Accept()
 		if err != nil {

@@ -33,14 +33,18 @@ type server struct {
 }
 
 // startServer runs a hub on a socket in a temporary directory, with the
-// broker that broker makes for it, until the test ends.
-func startServer(t *testing.T, broker func(h *hub) Broker) *server {
+// broker that broker makes for it, until the test ends. tune, if any,
+// changes the hub before it serves.
+func startServer(t *testing.T, broker func(h *hub) Broker, tune ...func(*hub)) *server {
 	t.Helper()
-	h := newHub(testLogger())
-	h.broker = broker(h)
 	ln, err := dorrit.Listen(dorrit.Options{Path: filepath.Join(t.TempDir(), "pubsub.socket")})
 	if err != nil {
 		t.Fatal(err)
+	}
+	h := newHub(testLogger(), ln.Options().BufferSize)
+	h.broker = broker(h)
+	for _, f := range tune {
+		f(h)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
@@ -59,8 +63,8 @@ func startServer(t *testing.T, broker func(h *hub) Broker) *server {
 	return &server{h, ln}
 }
 
-func memoryServer(t *testing.T, history int) *server {
-	return startServer(t, func(h *hub) Broker { return newMemoryBroker(history, h) })
+func memoryServer(t *testing.T, history int, tune ...func(*hub)) *server {
+	return startServer(t, func(h *hub) Broker { return newMemoryBroker(history, h) }, tune...)
 }
 
 // event is any message the server sends, all fields in one.

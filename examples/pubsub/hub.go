@@ -11,7 +11,6 @@ import (
 // Bounds of the hub's dealings with its broker.
 const (
 	brokerTimeout = 2 * time.Second // one broker call (publish, history read)
-	readyTimeout  = 5 * time.Second // a subscribe waiting for the broker to start watching
 	fillBatch     = 256             // messages per history read when closing a gap
 	maxEarly      = 1024            // messages kept for a topic before its first Head
 	maxPast       = 8               // epochs a topic remembers having left
@@ -23,7 +22,13 @@ const (
 type hub struct {
 	broker      Broker
 	log         *slog.Logger
-	replayBytes int // data per history event: set by serve from the buffer size
+	replayBytes int // data per history event, from the buffer size
+
+	// readyTimeout: how long a subscribe waits for the broker to start
+	// watching a topic. replayWait: how long a replay waits for room in
+	// the client's queue; a client that takes nothing for that long is
+	// too slow. Fields, so that tests can shorten them.
+	readyTimeout, replayWait time.Duration
 
 	// watchMu orders the decision to watch or unwatch a topic with the
 	// call that does it, so that the broker sees Watch, Unwatch, Watch of
@@ -61,8 +66,18 @@ type sub struct {
 	done       chan struct{}
 }
 
-func newHub(log *slog.Logger) *hub {
-	return &hub{log: log, replayBytes: 48 << 10, topics: make(map[string]*topic), clients: make(map[*client]struct{})}
+// newHub makes a hub for a listener with the given buffer size; its
+// broker is set next (the broker needs the hub as its Sink).
+func newHub(log *slog.Logger, bufferSize int) *hub {
+	return &hub{
+		log: log,
+		// Three quarters of a frame leaves room for the JSON around the data.
+		replayBytes:  min(48<<10, (bufferSize-5)*3/4),
+		readyTimeout: 5 * time.Second,
+		replayWait:   10 * time.Second,
+		topics:       make(map[string]*topic),
+		clients:      make(map[*client]struct{}),
+	}
 }
 
 func (h *hub) lookup(name string) *topic {

@@ -40,7 +40,7 @@ func main() {
 	srv := lifecycle.Server{
 		Name: "pubsub",
 		Serve: func(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) error {
-			h, err := startHub(set, cfg.Logger)
+			h, err := startHub(set, ln.Options().BufferSize, cfg.Logger)
 			if err != nil {
 				return err
 			}
@@ -61,8 +61,8 @@ func main() {
 }
 
 // startHub makes the hub and its broker.
-func startHub(set settings, log *slog.Logger) (*hub, error) {
-	h := newHub(log)
+func startHub(set settings, bufferSize int, log *slog.Logger) (*hub, error) {
+	h := newHub(log, bufferSize)
 	if set.broker == "" {
 		h.broker = newMemoryBroker(set.history, h)
 		log.Info("broker: in-process (one server; set PUBSUB_BROKER=redis://host:port to share topics between servers)", "history", set.history)

@@ -31,8 +31,8 @@ import (
 // stream (Sink.Head); the stream is also the history resuming clients are
 // replayed from. The epoch lives in the same hash as seq: when Redis loses
 // the data (a restart without persistence), both go together, and the next
-// publish starts a new epoch. The {braces} keep a topic's keys in one
-// Redis Cluster slot, as the script needs.
+// publish starts a new epoch. This broker talks to one Redis; the {braces}
+// would keep a topic's keys in one Redis Cluster slot, as the script needs.
 type redisBroker struct {
 	rdb     *redis.Client
 	ps      *redis.PubSub
@@ -104,7 +104,9 @@ func newRedisBroker(url string, history int, sink Sink, log *slog.Logger) (*redi
 	opt.WriteTimeout = brokerTimeout
 	opt.MaxRetries = -1
 	opt.DisableIdentity = true
-	redis.SetLogger(redisLogger{log}) // go-redis has one logger per process
+	// go-redis has one logger per process, read by its goroutines
+	// without a lock: set it once, before any of them runs.
+	setRedisLogger.Do(func() { redis.SetLogger(redisLogger{log}) })
 	b := &redisBroker{
 		rdb: redis.NewClient(opt), sink: sink, history: history, addr: opt.Addr, log: log,
 		wake: make(chan struct{}, 1),
@@ -112,9 +114,19 @@ func newRedisBroker(url string, history int, sink Sink, log *slog.Logger) (*redi
 	b.ctx, b.stop = context.WithCancel(context.Background())
 	b.ps = b.rdb.Subscribe(b.ctx)
 	msgs := b.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.receive(msgs)
 	go b.runOps()
+	go func() {
+		// Say at start when Redis is not there, rather than at the
+		// first publish.
+		defer b.wg.Done()
+		ctx, cancel := context.WithTimeout(b.ctx, brokerTimeout)
+		defer cancel()
+		if err := b.rdb.Ping(ctx).Err(); err != nil && b.ctx.Err() == nil {
+			b.failed(err)
+		}
+	}()
 	return b, nil
 }
 
@@ -296,6 +308,8 @@ func (b *redisBroker) Close() error {
 	b.wg.Wait()
 	return err
 }
+
+var setRedisLogger sync.Once
 
 // redisLogger keeps go-redis's own lines (a failed dial every 100 ms while
 // Redis is away) out of the log unless debugging; the broker says once

@@ -13,14 +13,14 @@ import (
 )
 
 // redisPubsub is a pubsub server in this process sharing topics through r.
-func redisPubsub(t *testing.T, r *redisServer, history int) *server {
+func redisPubsub(t *testing.T, r *redisServer, history int, tune ...func(*hub)) *server {
 	return startServer(t, func(h *hub) Broker {
 		b, err := newRedisBroker(r.url(), history, h, testLogger())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
-	})
+	}, tune...)
 }
 
 // Two servers sharing Redis: what is published on either reaches the
@@ -210,5 +210,31 @@ func TestRedisResubscribeFillsGap(t *testing.T) {
 	got := sub.messages("t", epoch, 0, n) // fails on a missed event or a gap
 	if got[n-1] != fmt.Sprint(n) {
 		t.Fatalf("last message: got %s", got[n-1])
+	}
+}
+
+// A subscribe to a topic the server does not follow yet needs Redis: while
+// it is down, the client is told after hub.readyTimeout and may try again.
+func TestRedisSubscribeWhileDown(t *testing.T) {
+	r := startRedis(t)
+	s := redisPubsub(t, r, 100, func(h *hub) { h.readyTimeout = 300 * time.Millisecond })
+	c := dial(t, s)
+	r.kill()
+	c.send(`{"type":"subscribe","topic":"t","id":1}`)
+	if e := c.expect("error"); string(e.ID) != "1" || !strings.Contains(e.Error, "not subscribed: the broker has not answered") {
+		t.Fatalf("subscribe while Redis is down: got %v", e)
+	}
+	if n := s.h.subscribers("t"); n != 0 {
+		t.Fatalf("after the failed subscribe: %d subscribers", n)
+	}
+	r.start()
+	waitFor(t, 20*time.Second, "a subscribe to succeed after Redis restarted", func() bool {
+		c.send(`{"type":"subscribe","topic":"t"}`)
+		return c.next().Type == "subscribed"
+	})
+	pub := dial(t, s)
+	e := pub.publish("t", `"hello"`)
+	if got := joined(c.messages("t", e.Epoch, 0, 1)); got != `"hello"` {
+		t.Fatalf("got %s", got)
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -52,7 +54,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	for {
 		e, err := slow.read(10 * time.Second)
 		if err != nil {
-			if st := websocket.CloseStatus(err); st != dropStatus {
+			if st := websocket.CloseStatus(err); st != dropStatus || errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("dropped subscriber: got %v (status %d), want status %d", err, st, dropStatus)
 			}
 			break
@@ -64,5 +66,47 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	}
 	if got == 0 || got >= n-10 {
 		t.Fatalf("dropped subscriber read %d messages, want some but fewer than the %d before the drop", got, n-10)
+	}
+}
+
+// A resuming client that does not read its replay is dropped once the
+// replay has waited hub.replayWait for room; others are served meanwhile.
+func TestSlowReplayDropped(t *testing.T) {
+	// One message per history event: 1,000 frames.
+	s := memoryServer(t, 1000, func(h *hub) { h.replayBytes, h.replayWait = 1, 300*time.Millisecond })
+	pub := dial(t, s)
+	payload := strings.Repeat("x", 1024)
+	var epoch string
+	for i := 1; i <= 1000; i++ {
+		epoch = pub.publish("t", fmt.Sprintf(`"%d %s"`, i, payload)).Epoch
+	}
+	slow := dial(t, s)
+	slow.send(`{"type":"subscribe","topic":"t","epoch":%q,"offset":0}`, epoch)
+	slow.expect("subscribed") // and no more
+	waitFor(t, 10*time.Second, "the replay's client to be dropped", func() bool {
+		return s.h.subscribers("t") == 0
+	})
+
+	// Meanwhile and afterwards, a client that reads gets its replay.
+	fast := dial(t, s)
+	fast.send(`{"type":"subscribe","topic":"t","epoch":%q,"offset":500}`, epoch)
+	fast.expect("subscribed")
+	fast.messages("t", epoch, 500, 500)
+
+	got := 0
+	for {
+		e, err := slow.read(10 * time.Second)
+		if err != nil {
+			if st := websocket.CloseStatus(err); st != dropStatus || errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("dropped client: got %v (status %d), want status %d", err, st, dropStatus)
+			}
+			break
+		}
+		if e.Type == "history" {
+			got += len(e.Messages)
+		}
+	}
+	if got == 0 || got >= 1000 {
+		t.Fatalf("dropped client read %d replayed messages, want some but not all 1000", got)
 	}
 }

@@ -17,10 +17,6 @@ const (
 	// of its other topics still find room.
 	replayBatch = 256
 
-	// replayWait is how long a replay waits for room in the client's
-	// queue; a client that takes nothing for that long is too slow.
-	replayWait = 10 * time.Second
-
 	retryMin, retryMax = 250 * time.Millisecond, 5 * time.Second
 )
 
@@ -80,13 +76,13 @@ func (h *hub) subscribe(cl *client, r request) {
 	cl.topics[r.Topic] = t
 	cl.mu.Unlock()
 
-	wait := time.NewTimer(readyTimeout)
+	wait := time.NewTimer(h.readyTimeout)
 	defer wait.Stop()
 	select {
 	case <-t.ready:
 	case <-wait.C:
 		h.leave(cl, r.Topic)
-		h.replyError(cl, r, fmt.Sprintf("not subscribed: the broker has not answered for %v (is it reachable?); subscribe again", readyTimeout))
+		h.replyError(cl, r, fmt.Sprintf("not subscribed: the broker has not answered for %v (is it reachable?); subscribe again", h.readyTimeout))
 		return
 	case <-cl.c.Done():
 		return // the handler's cleanup releases t
@@ -167,7 +163,7 @@ func (h *hub) catchUp(ctx context.Context, cl *client, t *topic, s *sub) {
 		}
 		for rest := lg.Msgs; len(rest) > 0; {
 			ev, n := historyBatch(t.name, pos.Epoch, rest, h.replayBytes)
-			wctx, cancel := context.WithTimeout(ctx, replayWait)
+			wctx, cancel := context.WithTimeout(ctx, h.replayWait)
 			err := cl.c.WriteContext(wctx, ev)
 			cancel()
 			switch {
