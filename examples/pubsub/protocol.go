@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -112,6 +113,10 @@ func checkTopic(t string) error {
 func parseRequest(b []byte) (request, error) {
 	var r request
 	if err := json.Unmarshal(b, &r); err != nil {
+		if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] == '{' && json.Valid(b) {
+			// A field of the wrong type; the others, id too, are decoded.
+			return r, fmt.Errorf("%v: type, topic and epoch are strings, offset a whole number from 0", err)
+		}
 		return r, fmt.Errorf(`not a JSON object (%v): send e.g. {"type":"subscribe","topic":"news"}`, err)
 	}
 	switch r.Type {

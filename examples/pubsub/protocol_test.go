@@ -66,6 +66,8 @@ func TestErrors(t *testing.T) {
 	c.expect("subscribed")
 	for _, tc := range []struct{ req, want string }{
 		{`not json`, "not a JSON object"},
+		{`["subscribe"]`, "not a JSON object"},
+		{`{"type":"subscribe","topic":"a","offset":-1,"epoch":"e","id":1}`, "offset a whole number from 0"},
 		{`{"topic":"a","id":1}`, `"type" is missing`},
 		{`{"type":"shout","topic":"a","id":1}`, `unknown type "shout": subscribe, unsubscribe or publish`},
 		{`{"type":"publish","id":1}`, `a topic is needed`},
