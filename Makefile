@@ -1,5 +1,5 @@
 # The one entry point: `make test` is what CI runs (.ci/run).
-.PHONY: test fuzz bench idlemem echo dev peers
+.PHONY: test fuzz bench idlemem echo pubsub dev peers
 
 # Pinned; go run fetches and builds it on first use, so nothing to install.
 STATICCHECK = go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -10,10 +10,14 @@ test:
 	go vet ./...
 	GOOS=freebsd go vet ./...   # the manual's servers run under FreeBSD rc.d too
 	go vet ./bench/...
-	$(STATICCHECK) ./... ./bench/...
+	go vet ./examples/pubsub/...
+	GOOS=freebsd go vet ./examples/pubsub/...
+	$(STATICCHECK) ./... ./bench/... ./examples/pubsub/...
 	go mod tidy -diff
 	go -C bench mod tidy -diff
+	go -C examples/pubsub mod tidy -diff
 	go test ./bench/...
+	go test -race ./examples/pubsub/...
 	go test -race ./...
 
 # Each fuzz target for FUZZTIME (CI: 20 s each); the seeds alone run in make test.
@@ -37,6 +41,9 @@ echo:
 # The echo server behind dorritctl's development front: open http://127.0.0.1:8080/.
 dev:
 	go run ./cmd/dorritctl dev
+
+pubsub:
+	go run ./examples/pubsub -x -l /tmp/pubsub.socket
 
 peers:
 	go run ./bench

@@ -1,0 +1,78 @@
+// Command pubsub is a topic publish/subscribe server: clients subscribe to
+// topics, publish to them, and get every message of their topics in order,
+// with an offset to resume from after a reconnect. The protocol (JSON text
+// messages) is in README.md.
+//
+//	go run ./examples/pubsub -x -l /tmp/pubsub.socket
+//
+// runs it alone with the in-process broker. Several servers, say one per
+// machine behind the same front server, share topics through Redis:
+//
+//	PUBSUB_BROKER=redis://127.0.0.1:6379 go run ./examples/pubsub -x -l /tmp/pubsub.socket
+//
+// PUBSUB_HISTORY (default 1000) is how many messages per topic are kept for
+// resuming clients, PUBSUB_STATS_EVERY (default 10s, 0 for never) how
+// often clients are sent their topics' subscriber counts. It takes the
+// manual's flags (package lifecycle): -l socket, -b buffer size, -m
+// maximum connections, -u/-g account, -x foreground, -f file.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+
+	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/lifecycle"
+)
+
+func main() {
+	set, err := settingsFrom(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pubsub:", err)
+		os.Exit(2)
+	}
+	// The hub lives in the server process, which lifecycle starts after
+	// main has built the Server: Periodic finds it here.
+	var running atomic.Pointer[hub]
+	srv := lifecycle.Server{
+		Name: "pubsub",
+		Serve: func(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) error {
+			h, err := startHub(set, ln.Options().BufferSize, cfg.Logger)
+			if err != nil {
+				return err
+			}
+			defer h.broker.Close()
+			running.Store(h)
+			h.serve(ctx, ln)
+			return nil
+		},
+	}
+	if set.statsEvery > 0 {
+		srv.Periodic = []lifecycle.Periodic{{Every: set.statsEvery, Func: func(context.Context) {
+			if h := running.Load(); h != nil {
+				h.sendStats()
+			}
+		}}}
+	}
+	lifecycle.Main(srv)
+}
+
+// startHub makes the hub and its broker.
+func startHub(set settings, bufferSize int, log *slog.Logger) (*hub, error) {
+	h := newHub(log, bufferSize)
+	if set.broker == "" {
+		h.broker = newMemoryBroker(set.history, h)
+		log.Info("broker: in-process (one server; set PUBSUB_BROKER=redis://host:port to share topics between servers)", "history", set.history)
+		return h, nil
+	}
+	b, err := newRedisBroker(set.broker, set.history, h, log)
+	if err != nil {
+		return nil, err
+	}
+	h.broker = b
+	log.Info("broker: Redis", "addr", b.addr, "history", set.history)
+	return h, nil
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// The program itself, run as a user would: lifecycle's flags, the
+// periodic stats message, and a graceful stop on SIGTERM.
+func TestProgram(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "pubsub")
+	// go test puts its own go command first in PATH.
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	t.Run("bad settings", func(t *testing.T) {
+		cmd := exec.Command(bin, "-x", "-l", filepath.Join(dir, "bad.socket"))
+		cmd.Env = append(os.Environ(), "PUBSUB_HISTORY=lots")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "PUBSUB_HISTORY=\"lots\": want a number") {
+			t.Fatalf("got %v: %s, want exit status 2 and what to set", err, out)
+		}
+	})
+
+	sock := filepath.Join(dir, "pubsub.socket")
+	args := []string{"-x", "-l", sock}
+	if os.Geteuid() == 0 {
+		args = append(args, "-u", "root", "-g", "root") // the binary is in root's temporary directory
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "PUBSUB_BROKER=", "PUBSUB_STATS_EVERY=50ms")
+	var logs bytes.Buffer
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	accepting := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logs.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "msg=accepting") {
+				close(accepting)
+			}
+		}
+		exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	select {
+	case <-accepting:
+	case err := <-exited:
+		t.Fatalf("pubsub exited at start: %v\n%s", err, logs.String())
+	case <-time.After(15 * time.Second):
+		t.Fatal("pubsub not accepting after 15 s")
+	}
+
+	c := dialPath(t, sock)
+	c.send(`{"type":"subscribe","topic":"t"}`)
+	c.expect("subscribed")
+	c.send(`{"type":"publish","topic":"t","data":"hi"}`)
+	// The ack, the message and a stats message (every 50 ms), in any order.
+	seen := map[string]bool{}
+	for len(seen) < 3 {
+		e := c.next()
+		switch {
+		case e.Type == "stats" && (len(e.Subscribers) != 1 || e.Subscribers["t"] != 1):
+			t.Fatalf("stats: got %v, want t: 1", e)
+		case e.Type == "ack" && e.Offset != 1, e.Type == "message" && string(e.Data) != `"hi"`:
+			t.Fatalf("got %v", e)
+		case e.Type != "stats" && e.Type != "ack" && e.Type != "message":
+			t.Fatalf("got %v, want an ack, a message or stats", e)
+		}
+		seen[e.Type] = true
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	for {
+		_, err := c.read(10 * time.Second)
+		if err != nil {
+			if st := websocket.CloseStatus(err); st != websocket.StatusGoingAway {
+				t.Fatalf("on SIGTERM: got %v, want 1001 (going away)", err)
+			}
+			break
+		}
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("pubsub after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("pubsub still running 15 s after SIGTERM")
+	}
+}
