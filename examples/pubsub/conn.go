@@ -122,12 +122,9 @@ const tooSlow = "too slow"
 func (h *hub) drop(cl *client) {
 	cl.dropOnce.Do(func() {
 		h.log.Info("dropping a client that does not keep up", "id", cl.c.ID(), "reason", tooSlow)
-		// TODO(dorrit): close with dorrit.StatusPolicyViolation (1008) and
-		// reason tooSlow, dropping what is queued, once the root package
-		// can close with a chosen code. Until then CloseNow, the closest:
-		// the queue is dropped and the socket closed at once, but the
-		// client sees no close frame (1006 on its side).
-		// Its own goroutine: the caller may hold a topic's lock.
-		go cl.c.CloseNow()
+		// What is queued is dropped and 1008 goes next, so the client
+		// learns why at once. Its own goroutine: the caller may hold a
+		// topic's lock.
+		go cl.c.Drop(dorrit.StatusPolicyViolation, tooSlow)
 	})
 }

@@ -11,12 +11,8 @@ import (
 	"github.com/coder/websocket"
 )
 
-// dropStatus is the close code a dropped subscriber reads.
-//
-// TODO(dorrit): websocket.StatusPolicyViolation (1008) with reason "too
-// slow", once drop can close with a chosen code; CloseNow sends no close
-// frame, so the client reads the end of the stream (-1: not a close).
-const dropStatus = websocket.StatusCode(-1)
+// dropStatus is the close code a dropped subscriber reads: 1008, "too slow".
+const dropStatus = websocket.StatusPolicyViolation
 
 // A subscriber that does not read is dropped once its queue is full; the
 // other subscriber gets every message and the publisher never waits.
@@ -56,6 +52,9 @@ func TestSlowSubscriberDropped(t *testing.T) {
 		if err != nil {
 			if st := websocket.CloseStatus(err); st != dropStatus || errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("dropped subscriber: got %v (status %d), want status %d", err, st, dropStatus)
+			}
+			if ce := (websocket.CloseError{}); !errors.As(err, &ce) || ce.Reason != tooSlow {
+				t.Fatalf("dropped subscriber: close reason %q, want %q", ce.Reason, tooSlow)
 			}
 			break
 		}
