@@ -103,8 +103,10 @@ func (h *hub) replyError(cl *client, r request, msg string) {
 // send queues msg for cl without waiting. A client with 200 messages
 // waiting does not keep up and is dropped: waiting for it would hold up
 // every other subscriber of the topic.
-func (h *hub) send(cl *client, msg []byte) {
-	err := cl.c.Write(msg)
+func (h *hub) send(cl *client, msg []byte) { h.deliver(cl, cl.c.Write(msg)) }
+
+// deliver acts on what a Write (or WritePrepared) to cl returned.
+func (h *hub) deliver(cl *client, err error) {
 	switch {
 	case err == nil, errors.Is(err, dorrit.ErrClosed):
 		// ErrClosed: leaving already; its handler cleans up.

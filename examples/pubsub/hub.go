@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/dorritgo/dorrit"
 	"log/slog"
 	"sync"
 	"time"
@@ -232,14 +233,16 @@ func (h *hub) fanout(t *topic, m Message) {
 	if len(t.subs) == 0 {
 		return
 	}
-	ev := encode(messageEvent{Type: "message", Topic: t.name, Epoch: m.Epoch, Offset: m.Offset, Data: m.Data})
+	// Framed once for all subscribers: their queues share it, so a backlog
+	// on many slow subscribers holds the message once, not once each.
+	ev := dorrit.NewPreparedMessage(encode(messageEvent{Type: "message", Topic: t.name, Epoch: m.Epoch, Offset: m.Offset, Data: m.Data}))
 	for cl, s := range t.subs {
 		// Live subscribers are in t's log, or ahead of this server (they
 		// resumed with what another server had delivered already), or
 		// subscribed while there was no log: they take m if it follows.
 		if !s.catchingUp && (s.pos.Epoch == "" || s.pos.Epoch == m.Epoch && s.pos.Offset < m.Offset) {
 			s.pos = m.Position
-			h.send(cl, ev)
+			h.deliver(cl, cl.c.WritePrepared(ev))
 		}
 	}
 }
