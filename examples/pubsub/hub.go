@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/dorritgo/dorrit"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/dorritgo/dorrit"
 )
 
 // Bounds of the hub's dealings with its broker.
