@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"slices"
+
+	"github.com/dorritgo/dorrit/internal/peercred"
 )
 
 // peerFilter is Options.PeerUsers and PeerGroups resolved to IDs; the zero
@@ -39,20 +41,14 @@ func (f peerFilter) check(nc *net.UnixConn) *refusal {
 	if !f.on {
 		return nil
 	}
-	var uid, gid uint32
-	var pid int32
-	var err error
-	raw, rerr := nc.SyscallConn()
-	if rerr == nil {
-		rerr = raw.Control(func(fd uintptr) { uid, gid, pid, err = peerOf(int(fd)) })
+	cred, err := peercred.Of(nc)
+	if err != nil {
+		return peerRefusal(fmt.Sprintf("the peer's credentials cannot be read (%v), so Options.PeerUsers/PeerGroups cannot admit it", err))
 	}
-	if rerr != nil || err != nil {
-		return peerRefusal(fmt.Sprintf("the peer's credentials cannot be read (%v%v), so Options.PeerUsers/PeerGroups cannot admit it", rerr, err))
-	}
-	if slices.Contains(f.uids, uid) || slices.Contains(f.gids, gid) {
+	if slices.Contains(f.uids, cred.UID) || slices.Contains(f.gids, cred.GID) {
 		return nil
 	}
-	return peerRefusal(fmt.Sprintf("peer uid %d gid %d (pid %d) is not in Options.PeerUsers/PeerGroups; only the front server's account may connect", uid, gid, pid))
+	return peerRefusal(fmt.Sprintf("peer uid %d gid %d (pid %d) is not in Options.PeerUsers/PeerGroups; only the front server's account may connect", cred.UID, cred.GID, cred.PID))
 }
 
 func peerRefusal(reason string) *refusal {

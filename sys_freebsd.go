@@ -20,16 +20,3 @@ func unreadOn(fd int) int {
 	n, _ := unix.IoctlGetInt(fd, fionread)
 	return n
 }
-
-// peerOf is who connected to the socket fd, as the kernel saw it then
-// (LOCAL_PEERCRED: the effective uid and groups; no pid).
-func peerOf(fd int) (uid, gid uint32, pid int32, err error) {
-	cred, err := unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	if cred.Ngroups > 0 {
-		gid = cred.Groups[0]
-	}
-	return cred.Uid, gid, 0, nil
-}

@@ -16,12 +16,3 @@ func unreadOn(fd int) int {
 	n, _ := unix.IoctlGetInt(fd, unix.SIOCINQ)
 	return n
 }
-
-// peerOf is who connected to the socket fd, as the kernel saw it then.
-func peerOf(fd int) (uid, gid uint32, pid int32, err error) {
-	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	return cred.Uid, cred.Gid, cred.Pid, nil
-}

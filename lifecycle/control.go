@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dorritgo/dorrit/internal/control"
+	"github.com/dorritgo/dorrit/internal/peercred"
 )
 
 // The control socket, <PidDir>/<name>.ctl, answers dorritctl status with
@@ -153,7 +154,7 @@ func (cs *controlSocket) handle(c *net.UnixConn, sv *supervisor) {
 	// that will be refused: closed on a request not yet read, the
 	// connection would give the client a broken pipe, not the reason.
 	req, err := control.ReadRequest(bufio.NewReaderSize(c, control.MaxRequest))
-	if uid, perr := peerUID(c); perr != nil || (uid != 0 && uid != os.Geteuid()) {
+	if cred, perr := peercred.Of(c); perr != nil || (cred.UID != 0 && int(cred.UID) != os.Geteuid()) {
 		answer(control.Answer{Error: fmt.Sprintf("the control socket answers root and %s only", userName(os.Geteuid()))})
 		return
 	}
