@@ -8,7 +8,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"flag"
 	"fmt"
 	"log"
@@ -20,10 +19,10 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/procmem"
 )
 
 func main() {
@@ -31,7 +30,7 @@ func main() {
 	headerBytes := flag.Int("header-bytes", 0, "extra request header bytes per connection, as small headers (nginx forwards ~7 KB)")
 	serve := flag.String("serve", "", "internal: run the echo server on this socket")
 	flag.Parse()
-	raiseFileLimit()
+	procmem.RaiseFileLimit()
 	if *serve != "" {
 		runServer(*serve)
 		return
@@ -65,7 +64,7 @@ func main() {
 	rss0, heap0, stack0 := measure()
 	conns := make([]net.Conn, 0, *n)
 	for i := 0; i < *n; i++ {
-		c, err := dialWebSocket(sock, extra)
+		c, err := procmem.Dial(sock, extra)
 		if err != nil {
 			log.Fatalf("connection %d: %v", i, err)
 		}
@@ -92,26 +91,7 @@ func runServer(path string) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				for {
-					msg, err := c.Read(context.Background())
-					if err != nil {
-						return
-					}
-					if c.Write(msg) != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	go procmem.Echo(ln)
 	fmt.Println("ready")
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -125,23 +105,8 @@ func runServer(path string) {
 				f.Close()
 			}
 		}
-		fmt.Println(rssBytes(), ms.HeapInuse, ms.StackInuse)
+		fmt.Println(procmem.RSS(), ms.HeapInuse, ms.StackInuse)
 	}
-}
-
-func rssBytes() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		log.Fatal(err)
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			var kb int64
-			fmt.Sscan(v, &kb)
-			return kb * 1024
-		}
-	}
-	return 0
 }
 
 // smallHeaders is about n bytes of distinct headers of the size a front
@@ -152,30 +117,4 @@ func smallHeaders(n int) string {
 		fmt.Fprintf(&b, "X-Extra-%d: value-%d-abcdefghij\r\n", i, i)
 	}
 	return b.String()
-}
-
-func dialWebSocket(path, extra string) (net.Conn, error) {
-	c, err := net.Dial("unix", path)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"+extra+"\r\n")
-	buf := make([]byte, 512)
-	n, err := c.Read(buf)
-	if err != nil {
-		return nil, err
-	}
-	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 101") {
-		return nil, fmt.Errorf("handshake refused: %q", buf[:n])
-	}
-	return c, nil
-}
-
-func raiseFileLimit() {
-	var r syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err == nil && r.Cur < r.Max {
-		r.Cur = r.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
-	}
 }

@@ -26,10 +26,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/procmem"
 )
 
 func main() {
@@ -38,7 +38,7 @@ func main() {
 	budget := flag.Int64("max-queue-bytes", 0, "the server's Options.MaxQueueBytes (0: its default, -1: none)")
 	serve := flag.String("serve", "", "internal: run the echo server on this socket")
 	flag.Parse()
-	raiseFileLimit()
+	procmem.RaiseFileLimit()
 	if *serve != "" {
 		runServer(*serve, *budget)
 		return
@@ -83,7 +83,7 @@ func main() {
 	for range *n {
 		clients.Go(func() {
 			for ctx.Err() == nil {
-				c, err := dialWebSocket(sock)
+				c, err := procmem.Dial(sock, "")
 				if err != nil {
 					time.Sleep(10 * time.Millisecond)
 					continue
@@ -106,7 +106,7 @@ func main() {
 	for tick := time.NewTicker(100 * time.Millisecond); ctx.Err() == nil; <-tick.C {
 		peak = max(peak, rss(false))
 		start := time.Now()
-		if c, err := dialWebSocket(sock); err == nil {
+		if c, err := procmem.Dial(sock, ""); err == nil {
 			handshakes = append(handshakes, time.Since(start))
 			c.Close()
 		}
@@ -149,26 +149,7 @@ func runServer(path string, budget int64) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				for {
-					msg, err := c.Read(context.Background())
-					if err != nil {
-						return
-					}
-					if err := c.Write(msg); err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	go procmem.Echo(ln)
 	fmt.Println("ready")
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -176,23 +157,8 @@ func runServer(path string, budget int64) {
 			runtime.GC()
 			debug.FreeOSMemory()
 		}
-		fmt.Println(rssBytes())
+		fmt.Println(procmem.RSS())
 	}
-}
-
-func rssBytes() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		log.Fatal(err)
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			var kb int64
-			fmt.Sscan(v, &kb)
-			return kb * 1024
-		}
-	}
-	return 0
 }
 
 // maskedText is one masked text frame of n (126..65535) bytes of 'x', with
@@ -200,34 +166,4 @@ func rssBytes() int64 {
 func maskedText(n int) []byte {
 	b := []byte{0x81, 0x80 | 126, byte(n >> 8), byte(n), 0, 0, 0, 0}
 	return append(b, strings.Repeat("x", n)...)
-}
-
-func dialWebSocket(path string) (net.Conn, error) {
-	c, err := net.Dial("unix", path)
-	if err != nil {
-		return nil, err
-	}
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
-	buf := make([]byte, 512)
-	n, err := c.Read(buf)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 101") {
-		c.Close()
-		return nil, fmt.Errorf("handshake refused: %q", buf[:n])
-	}
-	c.SetDeadline(time.Time{})
-	return c, nil
-}
-
-func raiseFileLimit() {
-	var r syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err == nil && r.Cur < r.Max {
-		r.Cur = r.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
-	}
 }
