@@ -15,17 +15,17 @@ import (
 // listener's BufferSize, and keeps Write's rules: the 200-frame bound with
 // nothing lost, and delivery before a graceful close.
 func TestWritePreparedKeepsTheRules(t *testing.T) {
-	conns := make(chan *dorrit.MessageConn, 8)
-	serveInto := func(o dorrit.Options) *dorrit.Listener {
+	serveInto := func(o dorrit.Options) (*dorrit.Listener, chan *dorrit.MessageConn) {
+		conns := make(chan *dorrit.MessageConn, 1)
 		return serve(t, o, func(c *dorrit.MessageConn) {
-			conns <- c
 			c.CloseRead(context.Background())
-		})
+			conns <- c
+		}), conns
 	}
-	small := serveInto(dorrit.Options{BufferSize: 105}) // fragments of 100 bytes
-	large := serveInto(dorrit.Options{})
+	small, smallConns := serveInto(dorrit.Options{BufferSize: 105}) // fragments of 100 bytes
+	large, largeConns := serveInto(dorrit.Options{})
 	a, b := dialRaw(t, small), dialRaw(t, large)
-	ca, cb := <-conns, <-conns
+	ca, cb := <-smallConns, <-largeConns
 
 	msg := strings.Repeat("é", 125) // 250 bytes
 	pm := dorrit.NewPreparedMessage([]byte(msg))
