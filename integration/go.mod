@@ -4,7 +4,10 @@ go 1.26.0
 
 replace github.com/dorritgo/dorrit v0.0.0 => ../
 
-require github.com/chromedp/chromedp v0.23.0
+require (
+	github.com/chromedp/chromedp v0.23.0
+	github.com/coder/websocket v1.8.15
+)
 
 require (
 	github.com/chromedp/cdproto v0.159.0 // indirect

@@ -11,7 +11,7 @@ import (
 )
 
 // nginx is a running nginx; its access log records every request with
-// its status, Origin and Host.
+// its status, Origin, Host and the upstream it went to.
 type nginx struct {
 	dir string
 }
@@ -46,7 +46,7 @@ pid %[2]s/nginx.pid;
 error_log %[2]s/error.log;
 events {}
 http {
-    log_format origin '"$request" $status origin=$http_origin host=$http_host';
+    log_format origin '"$request" $status origin=$http_origin host=$http_host upstream=$upstream_addr';
     access_log %[2]s/access.log origin;
     client_body_temp_path %[2]s/body;
     proxy_temp_path %[2]s/proxy;
