@@ -1,0 +1,112 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// nginx is a running nginx; its access log records every request with
+// its status, Origin, Host and the upstream it went to.
+type nginx struct {
+	dir string
+}
+
+// dorritctlConfig is what `dorritctl config nginx ARGS` prints.
+func dorritctlConfig(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(dorritctlBin, append([]string{"config", "nginx"}, args...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("dorritctl config nginx %q: %v\n%s", args, err, stderr.String())
+	}
+	return string(out)
+}
+
+// startNginx runs nginx with http, the inside of its http { } block, and
+// waits until it accepts on every address in listen. As root its workers
+// run as nobody in nobody's group, as the servers' sockets want.
+func startNginx(t *testing.T, http string, listen ...string) *nginx {
+	t.Helper()
+	bin := tool(t, "nginx", "-v")
+	dir := t.TempDir()
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user nobody " + nobodyGroup(t) + ";"
+	}
+	conf := fmt.Sprintf(`daemon off;
+%s
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log;
+events {}
+http {
+    log_format origin '"$request" $status origin=$http_origin host=$http_host upstream=$upstream_addr';
+    access_log %[2]s/access.log origin;
+    client_body_temp_path %[2]s/body;
+    proxy_temp_path %[2]s/proxy;
+    types { text/html html; }
+%[3]s
+}
+`, user, dir, http)
+	file := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := startProcess(t, "nginx", exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", file))
+	for _, addr := range listen {
+		waitDial(t, "tcp", addr, done)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, name := range []string{"nginx.conf", "error.log", "access.log"} {
+				b, _ := os.ReadFile(filepath.Join(dir, name))
+				t.Logf("nginx %s:\n%s", name, b)
+			}
+		}
+	})
+	return &nginx{dir: dir}
+}
+
+// waitLog waits until a line of the access log contains every one of want.
+func (n *nginx) waitLog(t *testing.T, want ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(filepath.Join(n.dir, "access.log"))
+		for line := range strings.Lines(string(b)) {
+			if containsAll(line, want) {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no line of nginx's access log has %q after 10 s:\n%s", want, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// withLocation adds a location to the last server { } of a configuration
+// dorritctl generated: its server block ends the text.
+func withLocation(t *testing.T, conf, location string) string {
+	t.Helper()
+	i := strings.LastIndex(conf, "}")
+	if i < 0 || !strings.Contains(conf, "server {") {
+		t.Fatalf("no server { } in dorritctl's configuration:\n%s", conf)
+	}
+	return conf[:i] + location + "\n" + conf[i:]
+}

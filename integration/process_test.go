@@ -1,0 +1,135 @@
+package integration
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// syncBuffer collects a process's output while it runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startProcess starts cmd in a process group of its own and stops it when
+// the test ends: SIGTERM, then SIGKILL to the group after 5 s. Its output
+// is logged when the test failed. The channel is closed when it exits.
+func startProcess(t *testing.T, name string, cmd *exec.Cmd) <-chan struct{} {
+	t.Helper()
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s said:\n%s", name, out.String())
+		}
+	})
+	return done
+}
+
+// waitDial waits until something accepts on network/addr, failing the
+// test when the process meant to listen there exits first.
+func waitDial(t *testing.T, network, addr string, done <-chan struct{}) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout(network, addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-done:
+			t.Fatalf("the process meant to listen on %s exited", addr)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("nothing listens on %s after 15 s", addr)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+// sharedDir is a temporary directory every account may enter and read
+// (t.TempDir's are 0700): for sockets and the pages nginx's workers serve.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "dorrit-integration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// nobodyGroup is nobody's primary group (Debian: nogroup): as root, the
+// servers drop to nobody and give their socket this group, and nginx's
+// workers run as nobody in it.
+func nobodyGroup(t *testing.T) string {
+	t.Helper()
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody here")
+	}
+	g, err := user.LookupGroupId(u.Gid)
+	if err != nil {
+		t.Skipf("nobody's primary group %s does not exist", u.Gid)
+	}
+	return g.Name
+}
+
+// startServer runs a lifecycle server binary in the foreground on socket
+// and waits until it accepts there. As root it runs as nobody with the
+// socket in nobody's group, which nginx's workers are in.
+func startServer(t *testing.T, name, bin, socket string, env ...string) {
+	t.Helper()
+	args := []string{"-x", "-l", socket}
+	if os.Geteuid() == 0 {
+		args = append(args, "-g", nobodyGroup(t))
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	done := startProcess(t, name, cmd)
+	waitDial(t, "unix", socket, done)
+}
