@@ -1,24 +1,26 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
 // settings are the pubsub server's own settings, beyond lifecycle's flags.
-//
-// TODO(lifecycle): make these flags (-broker, -history, -stats) once
-// lifecycle.Server lets an application add its own; until then they come
-// from the environment, which the server process inherits from the
-// command that starts it.
 type settings struct {
-	broker     string        // PUBSUB_BROKER: "" for the in-process broker, or redis://host:port[/db]
-	history    int           // PUBSUB_HISTORY: messages kept per topic for resuming clients
-	statsEvery time.Duration // PUBSUB_STATS_EVERY: how often clients get subscriber counts; 0: never
+	broker  string // -broker: "" for the in-process broker, or redis://host:port[/db]
+	history int    // -history: messages kept per topic for resuming clients
+
+	// PUBSUB_STATS_EVERY: how often clients get subscriber counts; 0:
+	// never. An environment variable, not a flag: lifecycle reads a
+	// Periodic's interval from the Server, which is built before the
+	// flags are parsed.
+	// TODO(lifecycle): a flag once a Periodic can take its interval from
+	// the command line (say Every as a func, or Init may change Periodic).
+	statsEvery time.Duration
 }
 
 const (
@@ -27,28 +29,41 @@ const (
 	defaultStatsEvery = 10 * time.Second
 )
 
-// settingsFrom reads the settings with getenv (os.Getenv, or a test's).
-func settingsFrom(getenv func(string) string) (settings, error) {
-	s := settings{history: defaultHistory, statsEvery: defaultStatsEvery}
-	s.broker = strings.TrimSpace(getenv("PUBSUB_BROKER"))
-	if s.broker != "" {
-		if _, err := redis.ParseURL(s.broker); err != nil {
-			return s, fmt.Errorf("PUBSUB_BROKER=%q: %v: want redis://host:port[/db] (or rediss:// for TLS), or leave it unset for the in-process broker", s.broker, err)
-		}
+func defaultSettings() settings {
+	return settings{history: defaultHistory, statsEvery: defaultStatsEvery}
+}
+
+// define defines -broker and -history on fs (lifecycle.Server.Flags). A
+// value the server cannot run with is a usage error at once.
+func (s *settings) define(fs *flag.FlagSet) {
+	fs.Func("broker", "`url` of the Redis that servers sharing topics use: redis://host:port[/db] (rediss:// for TLS); default: the in-process broker, one server alone",
+		func(v string) error {
+			if _, err := redis.ParseURL(v); err != nil {
+				return fmt.Errorf("%v: want redis://host:port[/db] (or rediss:// for TLS), or no -broker for the in-process broker", err)
+			}
+			s.broker = v
+			return nil
+		})
+	fs.Func("history", fmt.Sprintf("`n` messages kept per topic for clients that resume, 1..%d (default %d); give every server the same", maxHistory, defaultHistory),
+		func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxHistory {
+				return fmt.Errorf("want a number of messages kept per topic, 1 to %d (default %d)", maxHistory, defaultHistory)
+			}
+			s.history = n
+			return nil
+		})
+}
+
+// statsEveryFrom reads PUBSUB_STATS_EVERY with getenv (os.Getenv, or a test's).
+func statsEveryFrom(getenv func(string) string) (time.Duration, error) {
+	v := getenv("PUBSUB_STATS_EVERY")
+	if v == "" {
+		return defaultStatsEvery, nil
 	}
-	if v := getenv("PUBSUB_HISTORY"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxHistory {
-			return s, fmt.Errorf("PUBSUB_HISTORY=%q: want a number of messages kept per topic, 1 to %d (default %d)", v, maxHistory, defaultHistory)
-		}
-		s.history = n
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > 0 && d < 10*time.Millisecond {
+		return 0, fmt.Errorf("PUBSUB_STATS_EVERY=%q: want a duration such as 10s or 500ms (at least 10ms), or 0 for no stats messages", v)
 	}
-	if v := getenv("PUBSUB_STATS_EVERY"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 || d > 0 && d < 10*time.Millisecond {
-			return s, fmt.Errorf("PUBSUB_STATS_EVERY=%q: want a duration such as 10s or 500ms (at least 10ms), or 0 for no stats messages", v)
-		}
-		s.statsEvery = d
-	}
-	return s, nil
+	return d, nil
 }

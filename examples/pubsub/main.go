@@ -8,13 +8,14 @@
 // runs it alone with the in-process broker. Several servers, say one per
 // machine behind the same front server, share topics through Redis:
 //
-//	PUBSUB_BROKER=redis://127.0.0.1:6379 go run ./examples/pubsub -x -l /tmp/pubsub.socket
+//	go run ./examples/pubsub -x -l /tmp/pubsub.socket -broker redis://127.0.0.1:6379
 //
-// PUBSUB_HISTORY (default 1000) is how many messages per topic are kept for
-// resuming clients, PUBSUB_STATS_EVERY (default 10s, 0 for never) how
-// often clients are sent their topics' subscriber counts. It takes the
-// manual's flags (package lifecycle): -l socket, -b buffer size, -m
-// maximum connections, -u/-g account, -x foreground, -f file.
+// -history n (default 1000) is how many messages per topic are kept for
+// resuming clients; PUBSUB_STATS_EVERY in the environment (default 10s, 0
+// for never) how often clients are sent their topics' subscriber counts.
+// It takes the manual's flags too (package lifecycle): -l socket, -b
+// buffer size, -m maximum connections, -u/-g account, -x foreground, -f
+// file.
 package main
 
 import (
@@ -29,8 +30,9 @@ import (
 )
 
 func main() {
-	set, err := settingsFrom(os.Getenv)
-	if err != nil {
+	set := defaultSettings()
+	var err error
+	if set.statsEvery, err = statsEveryFrom(os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, "pubsub:", err)
 		os.Exit(2)
 	}
@@ -38,7 +40,8 @@ func main() {
 	// main has built the Server: Periodic finds it here.
 	var running atomic.Pointer[hub]
 	srv := lifecycle.Server{
-		Name: "pubsub",
+		Name:  "pubsub",
+		Flags: set.define, // parsed in every process, the server's too, before Serve
 		Serve: func(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) error {
 			h, err := startHub(set, ln.Options().BufferSize, cfg.Logger)
 			if err != nil {
@@ -65,7 +68,7 @@ func startHub(set settings, bufferSize int, log *slog.Logger) (*hub, error) {
 	h := newHub(log, bufferSize)
 	if set.broker == "" {
 		h.broker = newMemoryBroker(set.history, h)
-		log.Info("broker: in-process (one server; set PUBSUB_BROKER=redis://host:port to share topics between servers)", "history", set.history)
+		log.Info("broker: in-process (one server; -broker redis://host:port shares topics between servers)", "history", set.history)
 		return h, nil
 	}
 	b, err := newRedisBroker(set.broker, set.history, h, log)

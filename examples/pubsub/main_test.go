@@ -26,22 +26,32 @@ func TestProgram(t *testing.T) {
 	}
 
 	t.Run("bad settings", func(t *testing.T) {
-		cmd := exec.Command(bin, "-x", "-l", filepath.Join(dir, "bad.socket"))
-		cmd.Env = append(os.Environ(), "PUBSUB_HISTORY=lots")
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "PUBSUB_HISTORY=\"lots\": want a number") {
-			t.Fatalf("got %v: %s, want exit status 2 and what to set", err, out)
+		for _, tc := range []struct {
+			env  string
+			args []string
+			want string
+		}{
+			{"", []string{"-history", "lots"}, `invalid value "lots" for flag -history: want a number of messages kept per topic`},
+			{"", []string{"-broker", "localhost:6379"}, `want redis://host:port`},
+			{"PUBSUB_STATS_EVERY=soon", nil, `PUBSUB_STATS_EVERY="soon": want a duration`},
+		} {
+			cmd := exec.Command(bin, append([]string{"-x", "-l", filepath.Join(dir, "bad.socket")}, tc.args...)...)
+			cmd.Env = os.Environ()
+			if tc.env != "" {
+				cmd.Env = append(cmd.Env, tc.env)
+			}
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), tc.want) {
+				t.Errorf("%s %v: got %v: %s, want exit status 2 and %q", tc.env, tc.args, err, out, tc.want)
+			}
 		}
 	})
 
 	sock := filepath.Join(dir, "pubsub.socket")
-	args := []string{"-x", "-l", sock}
-	if os.Geteuid() == 0 {
-		args = append(args, "-u", "root", "-g", "root") // the binary is in root's temporary directory
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "PUBSUB_BROKER=", "PUBSUB_STATS_EVERY=50ms")
+	// As root, the server process runs as nobody, as in production.
+	cmd := exec.Command(bin, "-x", "-l", sock)
+	cmd.Env = append(os.Environ(), "PUBSUB_STATS_EVERY=50ms")
 	var logs bytes.Buffer
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {

@@ -99,6 +99,9 @@ func TestSlowReplayDropped(t *testing.T) {
 			if st := websocket.CloseStatus(err); st != dropStatus || errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("dropped client: got %v (status %d), want status %d", err, st, dropStatus)
 			}
+			if ce := (websocket.CloseError{}); !errors.As(err, &ce) || ce.Reason != tooSlow {
+				t.Fatalf("dropped client: close reason %q, want %q", ce.Reason, tooSlow)
+			}
 			break
 		}
 		if e.Type == "history" {
