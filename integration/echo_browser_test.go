@@ -14,7 +14,7 @@ import (
 func TestBrowserEchoThroughNginx(t *testing.T) {
 	ctx := browser(t)
 	socket := filepath.Join(sharedDir(t), "echo.socket")
-	startServer(t, "echo", echoBin, socket)
+	startServer(t, "echo", echoBin, socket, nil)
 
 	site := "127.0.0.1:" + freePort(t)
 	other := "127.0.0.1:" + freePort(t)

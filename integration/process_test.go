@@ -122,13 +122,14 @@ func nobodyGroup(t *testing.T) string {
 // startServer runs a lifecycle server binary in the foreground on socket
 // and waits until it accepts there. As root it runs as nobody with the
 // socket in nobody's group, which nginx's workers are in.
-func startServer(t *testing.T, name, bin, socket string, env ...string) {
+// startServer runs bin with -x -l socket (and -g as root), then flags.
+func startServer(t *testing.T, name, bin, socket string, flags []string, env ...string) {
 	t.Helper()
 	args := []string{"-x", "-l", socket}
 	if os.Geteuid() == 0 {
 		args = append(args, "-g", nobodyGroup(t))
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, append(args, flags...)...)
 	cmd.Env = append(os.Environ(), env...)
 	done := startProcess(t, name, cmd)
 	waitDial(t, "unix", socket, done)

@@ -24,9 +24,9 @@ func TestPubsubTwoServersThroughRedis(t *testing.T) {
 	redis := startRedis(t)
 	dir := sharedDir(t)
 	socketA, socketB := filepath.Join(dir, "pubsub-a.socket"), filepath.Join(dir, "pubsub-b.socket")
-	env := []string{"PUBSUB_BROKER=redis://" + redis, "PUBSUB_STATS_EVERY=0"}
-	startServer(t, "pubsub a", pubsubBin, socketA, env...)
-	startServer(t, "pubsub b", pubsubBin, socketB, env...)
+	flags := []string{"-broker", "redis://" + redis}
+	startServer(t, "pubsub a", pubsubBin, socketA, flags, "PUBSUB_STATS_EVERY=0")
+	startServer(t, "pubsub b", pubsubBin, socketB, flags, "PUBSUB_STATS_EVERY=0")
 
 	site := "127.0.0.1:" + freePort(t)
 	conf := dorritctlConfig(t, "pubsub", "--socket", socketA, "--listen", site, "--location", "/a")
