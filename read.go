@@ -50,37 +50,44 @@ type reader struct {
 // client's close is seen and a vanished client is noticed only while one
 // of them reads. Read after CloseRead returns an error matching ErrClosed
 // at once.
-func (c *MessageConn) Read(ctx context.Context) ([]byte, error) {
-	c.dlMu.Lock()
-	discarding := c.discarding
-	c.dlMu.Unlock()
-	if discarding {
-		return nil, errReadAfterCloseRead
-	}
-	return c.read(ctx)
-}
+func (c *MessageConn) Read(ctx context.Context) ([]byte, error) { return c.read(ctx, false) }
 
 var errReadAfterCloseRead = fmt.Errorf("%w: Read after CloseRead (CloseRead's goroutine reads this connection)", ErrClosed)
 
-func (c *MessageConn) read(ctx context.Context) ([]byte, error) {
-	// Once reading is over, say so without waiting for readMu: a closing
-	// connection holds it while it lingers, up to lingerTime.
-	c.dlMu.Lock()
-	closed := c.readClosed
-	c.dlMu.Unlock()
-	if closed {
-		return nil, c.closedErr()
+// read is Read, and the loop of CloseRead's goroutine (discarder).
+func (c *MessageConn) read(ctx context.Context, discarder bool) ([]byte, error) {
+	if !c.readMu.TryLock() {
+		// Held by CloseRead's goroutine, or by a close that lingers (up
+		// to lingerTime): a Read that may not read says so without
+		// waiting. The common path takes dlMu once, as before.
+		if err := c.readRefused(discarder); err != nil {
+			return nil, err
+		}
+		c.readMu.Lock()
 	}
-	c.readMu.Lock()
 	defer c.readMu.Unlock()
-	c.dlMu.Lock()
-	closed = c.readClosed
-	c.dlMu.Unlock()
-	if closed {
-		c.releaseLent()
-		return nil, c.closedErr()
+	if err := c.readRefused(discarder); err != nil {
+		if err != errReadAfterCloseRead {
+			c.releaseLent()
+		}
+		return nil, err
 	}
 	return c.readMessage(ctx)
+}
+
+// readRefused says why a Read may not read: CloseRead's goroutine does the
+// reading, or reading is over.
+func (c *MessageConn) readRefused(discarder bool) error {
+	c.dlMu.Lock()
+	discarding, closed := c.discarding, c.readClosed
+	c.dlMu.Unlock()
+	switch {
+	case discarding && !discarder:
+		return errReadAfterCloseRead
+	case closed:
+		return c.closedErr()
+	}
+	return nil
 }
 
 // CloseRead is for handlers that only write (a feed, a ticker): it starts
@@ -112,7 +119,7 @@ func (c *MessageConn) CloseRead(ctx context.Context) context.Context {
 	go func() {
 		defer cancel()
 		for {
-			if _, err := c.read(context.Background()); err != nil {
+			if _, err := c.read(context.Background(), true); err != nil {
 				break
 			}
 		}
