@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/procmem"
 )
 
 // Binaries the tests run as real processes, built once into a directory
@@ -95,26 +95,7 @@ func startEcho(t *testing.T, o dorrit.Options) string {
 		defer cancel()
 		ln.Shutdown(ctx)
 	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				for {
-					msg, err := c.Read(context.Background())
-					if err != nil {
-						return
-					}
-					if err := c.Write(msg); err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	go procmem.Echo(ln)
 	return o.Path
 }
 

@@ -1,6 +1,7 @@
-// Package procmem holds what the measuring tools in internal/cmd share: the
-// README's echo server, the process's resident memory, the descriptor
-// limit, and a bare upgrade for clients that then only hold a socket.
+// Package procmem holds what the measuring tools in internal/cmd (and
+// dorritctl's tests) share: the README's echo server, the process's
+// resident memory, the descriptor limit, and a bare upgrade for clients
+// that then only hold a socket.
 package procmem
 
 import (
