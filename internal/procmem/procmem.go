@@ -5,12 +5,17 @@
 package procmem
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -85,4 +90,60 @@ func Dial(path, extra string) (net.Conn, error) {
 	}
 	c.SetDeadline(time.Time{})
 	return c, nil
+}
+
+// A Child is this binary run again as the server under measure, on a
+// socket in a temporary directory, answering one line per line asked.
+type Child struct {
+	Socket string
+	dir    string
+	cmd    *exec.Cmd
+	in     io.Writer
+	out    *bufio.Scanner
+	mu     sync.Mutex
+}
+
+// StartChild runs this binary with -serve <socket> and args, and waits
+// for the child to print its first line ("ready").
+func StartChild(args ...string) (*Child, error) {
+	dir, err := os.MkdirTemp("", "procmem")
+	if err != nil {
+		return nil, err
+	}
+	ch := &Child{Socket: filepath.Join(dir, "s.sock"), dir: dir}
+	self, err := os.Executable()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	ch.cmd = exec.Command(self, append([]string{"-serve", ch.Socket}, args...)...)
+	ch.cmd.Stderr = os.Stderr
+	ch.in, _ = ch.cmd.StdinPipe()
+	out, _ := ch.cmd.StdoutPipe()
+	if err := ch.cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	ch.out = bufio.NewScanner(out)
+	if !ch.out.Scan() {
+		ch.Close()
+		return nil, fmt.Errorf("the server child ended before it was ready")
+	}
+	return ch, nil
+}
+
+// Ask sends one line to the child and returns the line it answers.
+func (ch *Child) Ask(line string) string {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	fmt.Fprintln(ch.in, line)
+	ch.out.Scan()
+	return ch.out.Text()
+}
+
+// Close kills the child and removes its directory.
+func (ch *Child) Close() {
+	ch.cmd.Process.Kill()
+	ch.cmd.Wait()
+	os.RemoveAll(ch.dir)
 }

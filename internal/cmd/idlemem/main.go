@@ -13,8 +13,6 @@ import (
 	"log"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -36,28 +34,14 @@ func main() {
 		return
 	}
 
-	dir, err := os.MkdirTemp("", "idlemem")
+	child, err := procmem.StartChild()
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
-	sock := filepath.Join(dir, "s.sock")
-	self, _ := os.Executable()
-	child := exec.Command(self, "-serve", sock)
-	child.Stderr = os.Stderr
-	in, _ := child.StdinPipe()
-	outPipe, _ := child.StdoutPipe()
-	if err := child.Start(); err != nil {
-		log.Fatal(err)
-	}
-	defer child.Process.Kill()
-	out := bufio.NewScanner(outPipe)
-	out.Scan() // "ready"
-
+	defer child.Close()
+	sock := child.Socket
 	measure := func() (rss, heap, stack int64) {
-		fmt.Fprintln(in, "measure")
-		out.Scan()
-		fmt.Sscan(out.Text(), &rss, &heap, &stack)
+		fmt.Sscan(child.Ask("measure"), &rss, &heap, &stack)
 		return
 	}
 	extra := smallHeaders(*headerBytes)

@@ -18,8 +18,6 @@ import (
 	"log"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -44,34 +42,18 @@ func main() {
 		return
 	}
 
-	dir, err := os.MkdirTemp("", "slowreaders")
+	child, err := procmem.StartChild("-max-queue-bytes", strconv.FormatInt(*budget, 10))
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
-	sock := filepath.Join(dir, "s.sock")
-	self, _ := os.Executable()
-	child := exec.Command(self, "-serve", sock, "-max-queue-bytes", strconv.FormatInt(*budget, 10))
-	child.Stderr = os.Stderr
-	in, _ := child.StdinPipe()
-	outPipe, _ := child.StdoutPipe()
-	if err := child.Start(); err != nil {
-		log.Fatal(err)
-	}
-	defer child.Process.Kill()
-	out := bufio.NewScanner(outPipe)
-	out.Scan() // "ready"
-	var mu sync.Mutex
+	defer child.Close()
+	sock := child.Socket
 	rss := func(gc bool) int64 {
-		mu.Lock()
-		defer mu.Unlock()
+		line := "rss"
 		if gc {
-			fmt.Fprintln(in, "gc")
-		} else {
-			fmt.Fprintln(in, "rss")
+			line = "gc"
 		}
-		out.Scan()
-		v, _ := strconv.ParseInt(out.Text(), 10, 64)
+		v, _ := strconv.ParseInt(child.Ask(line), 10, 64)
 		return v
 	}
 	idle := rss(true)
