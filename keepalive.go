@@ -52,7 +52,7 @@ func (ln *Listener) housekeeping() {
 		ln.giveBack()
 		ping, drop = ping[:0], drop[:0]
 		ln.mu.Lock()
-		if len(ln.conns) == 0 && ln.isClosed() {
+		if len(ln.conns) == 0 && isClosed(ln.closing) {
 			ln.mu.Unlock()
 			return
 		}
@@ -88,10 +88,10 @@ func (ln *Listener) housekeeping() {
 	}
 }
 
-// isClosed reports whether Close or Shutdown was called.
-func (ln *Listener) isClosed() bool {
+// isClosed reports whether ch is closed.
+func isClosed(ch <-chan struct{}) bool {
 	select {
-	case <-ln.closing:
+	case <-ch:
 		return true
 	default:
 		return false

@@ -42,9 +42,8 @@ type Listener struct {
 	once      sync.Once
 	drainOnce sync.Once
 
-	mu       sync.Mutex
-	conns    map[*MessageConn]struct{}
-	shutdown bool
+	mu    sync.Mutex
+	conns map[*MessageConn]struct{}
 }
 
 // Listen creates the socket described by o (or adopts o.Listener) and starts
@@ -81,7 +80,9 @@ func Listen(o Options) (*Listener, error) {
 		ln.hsWG.Wait() // no Add after loopDone: only the accept loop adds
 		close(ln.handedOut)
 	}()
-	go ln.housekeeping()
+	if o.PingInterval > 0 || o.MaxQueueBytes > 0 {
+		go ln.housekeeping() // keepalive, and memory given back after a backlog
+	}
 	return ln, nil
 }
 
@@ -154,7 +155,6 @@ func (ln *Listener) Close() error {
 func (ln *Listener) Shutdown(ctx context.Context) error {
 	err := ln.Close()
 	ln.mu.Lock()
-	ln.shutdown = true
 	ln.drainOnce.Do(func() { close(ln.draining) })
 	conns := make([]*MessageConn, 0, len(ln.conns))
 	for c := range ln.conns {
@@ -207,12 +207,7 @@ func (ln *Listener) acceptLoop() {
 	for {
 		nc, err := ln.ul.AcceptUnix()
 		if err != nil {
-			select {
-			case <-ln.closing:
-				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
+			if isClosed(ln.closing) || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			// Out of descriptors or a connection aborted: the listening
@@ -285,7 +280,9 @@ func (ln *Listener) handOut(c *MessageConn) bool {
 	ln.mu.Lock()
 	ln.conns[c] = struct{}{}
 	ln.counters.accepted.Add(1)
-	late := ln.shutdown
+	// Shutdown closes draining under mu with its snapshot of conns: a
+	// connection added after that is not in it and must not be handed out.
+	late := isClosed(ln.draining)
 	ln.mu.Unlock()
 	if late {
 		return false
@@ -313,10 +310,8 @@ func (ln *Listener) handOut(c *MessageConn) bool {
 // reserve takes a connection slot, or reports false at MaxConns or when
 // shutting down. A Close alone refuses nothing that it already took in.
 func (ln *Listener) reserve() bool {
-	select {
-	case <-ln.draining:
+	if isClosed(ln.draining) {
 		return false
-	default:
 	}
 	for {
 		n := ln.counters.live.Load()
