@@ -112,12 +112,7 @@ func (c *MessageConn) closeGracefully(ctx context.Context, why *CloseError) erro
 		if ctx.Err() != nil {
 			break
 		}
-		if time.Now().Before(deadline) {
-			// Another Close (the handler's, on its way out) set a past
-			// deadline to stop reading; this reading must go on.
-			c.dlMu.Lock()
-			c.nc.SetReadDeadline(deadline)
-			c.dlMu.Unlock()
+		if c.lingerGoesOn(deadline) {
 			continue
 		}
 		c.ln.counters.lingerExpired.Add(1)
@@ -337,12 +332,7 @@ func (c *MessageConn) linger(why *CloseError) {
 			continue
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			if time.Now().Before(deadline) {
-				// The handler's Close, on its way out, set a past
-				// deadline to stop reading; this reading must go on.
-				c.dlMu.Lock()
-				c.nc.SetReadDeadline(deadline)
-				c.dlMu.Unlock()
+			if c.lingerGoesOn(deadline) {
 				continue
 			}
 			expired = true
@@ -355,6 +345,20 @@ func (c *MessageConn) linger(why *CloseError) {
 	putBuf(buf)
 	c.readMu.Unlock()
 	c.finish(why)
+}
+
+// lingerGoesOn is asked when a lingering read hit its deadline: if the
+// real one, deadline, has not come yet, another Close (the handler's, on
+// its way out) set a past one to stop reading; this reading must go on, so
+// the deadline is put back and it reports true.
+func (c *MessageConn) lingerGoesOn(deadline time.Time) bool {
+	if !time.Now().Before(deadline) {
+		return false
+	}
+	c.dlMu.Lock()
+	c.nc.SetReadDeadline(deadline)
+	c.dlMu.Unlock()
+	return true
 }
 
 // closedErr is what Read and Write return once the connection is closing or
