@@ -81,6 +81,10 @@
 // An idle connection holds no buffer and no timer: dorrit waits for
 // readability through the runtime's poller, borrows a pooled buffer only
 // while bytes are in flight, and one keepalive sweep per listener serves
-// every connection. Process concerns (privilege drop, daemon, pidfile, signals, crash
+// every connection. The same sweep gives memory back to the system once a
+// burst of connections has ended, and once full queues have drained, when
+// dorrit's share of the heap makes that worth a collection.
+//
+// Process concerns (privilege drop, daemon, pidfile, signals, crash
 // restart) live in package lifecycle.
 package dorrit

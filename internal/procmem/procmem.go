@@ -45,8 +45,13 @@ func Echo(ln *dorrit.Listener) {
 }
 
 // RSS is this process's resident memory in bytes (VmRSS), 0 if unknown.
-func RSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
+func RSS() int64 { return rssFrom("/proc/self/status") }
+
+// RSSOf is the resident memory of process pid, as ps reports it.
+func RSSOf(pid int) int64 { return rssFrom(fmt.Sprintf("/proc/%d/status", pid)) }
+
+func rssFrom(status string) int64 {
+	b, err := os.ReadFile(status)
 	if err != nil {
 		return 0
 	}

@@ -4,6 +4,12 @@
 // resident memory, Go heap and goroutine stacks per connection.
 //
 //	go run ./internal/cmd/idlemem -n 10000
+//
+// With -process it measures another server program the way ps does (its
+// resident memory, no GC forced), e.g. the shipped example under lifecycle:
+//
+//	go build -o /tmp/echo ./examples/echo
+//	go run ./internal/cmd/idlemem -n 10000 -process "/tmp/echo -x -l {}"
 package main
 
 import (
@@ -27,8 +33,16 @@ func main() {
 	n := flag.Int("n", 10000, "idle connections to open")
 	headerBytes := flag.Int("header-bytes", 0, "extra request header bytes per connection, as small headers (nginx forwards ~7 KB)")
 	serve := flag.String("serve", "", "internal: run the echo server on this socket")
+	process := flag.String("process", "", "measure this server program instead, as ps does; {} stands for its socket, e.g. \"./echo -x -l {}\"")
+	raw := flag.Bool("raw", false, "with -process: connect without a WebSocket handshake (a byte-echo server)")
 	flag.Parse()
 	procmem.RaiseFileLimit()
+	if *process != "" {
+		if err := measureProcess(*process, *n, *raw, smallHeaders(*headerBytes)); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *serve != "" {
 		runServer(*serve)
 		return
