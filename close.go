@@ -269,7 +269,7 @@ func (c *MessageConn) abort(why *CloseError) bool {
 	}
 	keep := 0
 	if c.qoff > 0 {
-		keep = 1 // the frame on its way must end whole
+		keep = 1 // the frame on its way must end whole (and its buffer: see appendToLast)
 	}
 	dropped := c.queued
 	for _, f := range c.queue[keep:] {
@@ -282,7 +282,7 @@ func (c *MessageConn) abort(why *CloseError) bool {
 	c.queue = c.queue[:keep]
 	c.queued, c.pong = 0, nil
 	if keep == 1 && c.queue[0].isData() {
-		c.queued = 1
+		c.queued = int32(c.queue[0].frames)
 	}
 	c.ln.counters.undelivered.Add(uint64(dropped - c.queued))
 	c.queueCloseLocked(why)

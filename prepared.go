@@ -50,7 +50,7 @@ func (c *MessageConn) WritePrepared(pm *PreparedMessage) error {
 		return err
 	}
 	for _, b := range frames {
-		c.push(outFrame{buf: b, kind: frameShared})
+		c.push(outFrame{buf: b, kind: frameShared, frames: 1})
 		c.queued++
 		c.addQueued(len(*b))
 	}
