@@ -141,9 +141,10 @@ Include %[4]s
 	waitDial(t, "tcp", listen, done)
 }
 
-// Apache closes a tunnel after ProxyTimeout without a byte.
+// Apache closes a tunnel after the larger of Timeout and ProxyTimeout
+// without a byte.
 func apacheIdleTimeout(t *testing.T, conf string, d time.Duration) string {
-	return replaceOnce(t, conf, "    ProxyPass ", fmt.Sprintf("    ProxyTimeout %d\n    ProxyPass ", int(d.Seconds())))
+	return replaceOnce(t, conf, "    ProxyPass ", fmt.Sprintf("    Timeout %[1]d\n    ProxyTimeout %[1]d\n    ProxyPass ", int(d.Seconds())))
 }
 
 func writeFile(t *testing.T, path, text string) {

@@ -51,9 +51,11 @@ Listen {{.ListenPort}}
     # dorrit compares the browser's Origin with Host, port included:
     # forward the client's Host unchanged, or browsers get 403.
     ProxyPreserveHost On
-    # The tunnel of an upgraded connection closes after ProxyTimeout (by
-    # default Timeout, 60 s) without a byte: dorrit pings a client that has
-    # been silent for 30 s (Options.PingInterval), so the default is fine.
+    # The tunnel of an upgraded connection closes after the larger of
+    # Timeout and ProxyTimeout (60 s by default) without a byte; a shorter
+    # ProxyTimeout alone does not shorten it. dorrit pings a client that
+    # has been silent for 30 s (Options.PingInterval), so the default is
+    # fine.
     ProxyPass "{{.Location}}" "unix:{{.Socket}}|http://localhost{{.Location}}" upgrade=websocket
 </VirtualHost>
 `))
