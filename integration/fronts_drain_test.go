@@ -26,7 +26,7 @@ import (
 func TestFrontsSIGTERM(t *testing.T) {
 	const (
 		subscribers = 5
-		messages    = 150 // below the 200 frames a connection may queue
+		messages    = 150      // below the 200 frames a connection may queue
 		size        = 60 << 10 // near the largest message, 65535 bytes with the JSON around it
 	)
 	for _, f := range fronts {
