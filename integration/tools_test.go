@@ -24,10 +24,14 @@ func tool(t *testing.T, name string, versionArgs ...string) string {
 		}
 	}
 	if path == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed, and CI=true: .ci/run should have installed it from Debian", name)
+		pkg := debianPackages[name]
+		if pkg == "" {
+			pkg = name
 		}
-		t.Skipf("%s is not installed (.ci/run installs it from Debian)", name)
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed, and CI=true: .ci/run should have installed it (Debian package %s)", name, pkg)
+		}
+		t.Skipf("%s is not installed: apt-get install %s (.ci/run does)", name, pkg)
 	}
 	out, err := exec.Command(path, versionArgs...).CombinedOutput()
 	if err != nil {
@@ -36,6 +40,10 @@ func tool(t *testing.T, name string, versionArgs ...string) string {
 	t.Logf("%s: %s", path, versionLine(string(out)))
 	return path
 }
+
+// debianPackages names the package of each program whose package is
+// named otherwise.
+var debianPackages = map[string]string{"nginx": "nginx-light"}
 
 // versionLine is the first line of s that names a version (haproxy -v
 // and apache2 -v print more lines after it), or else the last non-empty
