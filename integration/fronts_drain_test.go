@@ -1,8 +1,8 @@
 package integration
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -22,10 +22,10 @@ import (
 // has exited within its 10 s drain. Most of it is still in dorrit's
 // queues at SIGTERM, not in the socket buffers on the way: with the drain
 // cut to nothing (Shutdown with an expired context), the subscribers got
-// 68 or 69 of the 150 and then EOF, through every front server.
+// 68 or 69 of the 150 (Caddy: up to 97) and then EOF, with no close frame.
 func TestFrontsSIGTERM(t *testing.T) {
 	const (
-		subscribers = 5
+		subscribers = 3
 		messages    = 150      // below the 200 frames a connection may queue
 		size        = 60 << 10 // near the largest message, 65535 bytes with the JSON around it
 	)
@@ -82,22 +82,23 @@ func TestFrontsSIGTERM(t *testing.T) {
 }
 
 // readAllThenGoingAway reads n messages of the topic drain with offsets
-// 1..n and data "i xxx…", then expects the close 1001.
+// 1..n and data "i xxx…", then expects the close 1001. It looks for the
+// offset and the data's start in the JSON text rather than decode 60 KiB
+// strings: under -race, decoding them took longer than the server's 10 s
+// drain.
 func readAllThenGoingAway(ctx context.Context, sub *pubsubClient, n int) error {
 	for i := range n {
-		e, err := sub.next(ctx, "message")
+		_, msg, err := sub.c.Read(ctx)
 		if err != nil {
 			return fmt.Errorf("after %d of %d messages: %w (close code %d)", i, n, err, websocket.CloseStatus(err))
 		}
-		var data string
-		if err := json.Unmarshal(e.Data, &data); err != nil {
-			return fmt.Errorf("message %d: data %.40s…: %v", i, e.Data, err)
-		}
-		if e.Offset != int64(i+1) || !strings.HasPrefix(data, fmt.Sprintf("%d x", i)) {
-			return fmt.Errorf("message %d of %d: offset %d, data %.20q…: out of order", i+1, n, e.Offset, data)
+		if !bytes.Contains(msg, []byte(`"type":"message"`)) ||
+			!bytes.Contains(msg, fmt.Appendf(nil, `"offset":%d,`, i+1)) ||
+			!bytes.Contains(msg, fmt.Appendf(nil, `"data":"%d x`, i)) {
+			return fmt.Errorf("message %d of %d: %.100s…: want offset %d and data \"%d x…\"", i+1, n, msg, i+1, i)
 		}
 	}
-	_, err := sub.next(ctx, "message")
+	_, _, err := sub.c.Read(ctx)
 	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		return fmt.Errorf("after all %d messages: %v (close code %d), want close 1001", n, err, websocket.CloseStatus(err))
 	}
