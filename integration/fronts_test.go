@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -76,7 +77,7 @@ func startHAProxy(t *testing.T, conf, listen string) {
 	bin := tool(t, "haproxy", "-v")
 	file := filepath.Join(t.TempDir(), "front.cfg")
 	writeFile(t, file, conf)
-	done := startProcess(t, "haproxy", exec.Command(bin, "-db", "-f", file))
+	done := startProcess(t, "haproxy", frontCommand(t, bin, "-db", "-f", file))
 	waitDial(t, "tcp", listen, done)
 }
 
@@ -92,11 +93,30 @@ func startCaddy(t *testing.T, conf, listen string) {
 	// No admin endpoint: it would take port 2019.
 	file := filepath.Join(dir, "Caddyfile")
 	writeFile(t, file, "{\n\tadmin off\n}\n\n"+conf)
-	cmd := exec.Command(bin, "run", "--config", file, "--adapter", "caddyfile")
+	cmd := frontCommand(t, bin, "run", "--config", file, "--adapter", "caddyfile")
 	// Caddy's data and configuration stay in the test's directory.
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	done := startProcess(t, "caddy", cmd)
 	waitDial(t, "tcp", listen, done)
+}
+
+// serviceFiles is the descriptor limit systemd gives a service that sets
+// none (soft; Debian's nginx.service and apache2.service set none), which
+// the front servers start with here, so that a configuration that needs
+// more has to raise it as it would under systemd.
+const serviceFiles = 1024
+
+// frontCommand runs a front server with the soft descriptor limit of a
+// systemd service (prlimit execs it: the PID is the front server's).
+func frontCommand(t *testing.T, bin string, args ...string) *exec.Cmd {
+	t.Helper()
+	prlimit := tool(t, "prlimit", "--version")
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		t.Fatal(err)
+	}
+	limit := fmt.Sprintf("--nofile=%d:%d", min(serviceFiles, r.Max), r.Max)
+	return exec.Command(prlimit, append([]string{limit, "--", bin}, args...)...)
 }
 
 // apacheModules is where Debian keeps Apache's modules.
@@ -131,7 +151,7 @@ Include %[4]s
 `, dir, apacheModules, account, site)
 	file := filepath.Join(dir, "httpd.conf")
 	writeFile(t, file, main)
-	done := startProcess(t, "apache", exec.Command(bin, "-DFOREGROUND", "-f", file))
+	done := startProcess(t, "apache", frontCommand(t, bin, "-DFOREGROUND", "-f", file))
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))

@@ -3,7 +3,6 @@ package integration
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,7 +48,7 @@ http {
 	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	done := startProcess(t, "nginx", exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", file))
+	done := startProcess(t, "nginx", frontCommand(t, bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", file))
 	for _, addr := range listen {
 		waitDial(t, "tcp", addr, done)
 	}

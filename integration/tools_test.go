@@ -43,7 +43,7 @@ func tool(t *testing.T, name string, versionArgs ...string) string {
 
 // debianPackages names the package of each program whose package is
 // named otherwise.
-var debianPackages = map[string]string{"nginx": "nginx-light"}
+var debianPackages = map[string]string{"nginx": "nginx-light", "prlimit": "util-linux"}
 
 // versionLine is the first line of s that names a version (haproxy -v
 // and apache2 -v print more lines after it), or else the last non-empty
