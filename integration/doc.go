@@ -10,7 +10,10 @@
 // the package to install, except under CI=true, where it fails it.
 //
 // The front servers' tests (fronts_*_test.go) hold 2,000 WebSockets
-// through each, so TestMain lifts the descriptor limit to the hard one.
+// through each: 2,000 client sockets in the test process, whose soft
+// descriptor limit Go lifts to the hard one at start (here 20,000). The
+// front servers start with a systemd service's soft limit, 1024, and must
+// raise it as their configuration says.
 //
 // Set DORRIT_ARTIFACTS=1 to keep the browser's screenshots in
 // integration/testdata/out instead of a temporary directory.

@@ -6,8 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
-
-	"github.com/dorritgo/dorrit/internal/procmem"
 )
 
 // Binaries the tests run as real processes, built once into a directory
@@ -24,9 +22,6 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	// 2,000 WebSockets through a front server are 2,000 client sockets
-	// here, and the front servers started here inherit the limit.
-	procmem.RaiseFileLimit()
 	dir, err := os.MkdirTemp("", "dorrit-integration")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
