@@ -36,7 +36,7 @@ var nginxTemplate = template.Must(template.New("nginx").Parse(`# /etc/nginx/conf
 # connections are free, it closes new ones before reading their request
 # (4096 held 1923 WebSockets here, then clients read EOF). Without
 # worker_rlimit_nofile, a worker keeps systemd's 1024 descriptors and
-# answers 500 from about the 510th ("Too many open files"). For -m N:
+# answers 500 from about the 500th ("Too many open files"). For -m N:
 # worker_connections 2.5N, and twice that for worker_rlimit_nofile.
 
 # Connection: upgrade for an upgrade request, close otherwise.
