@@ -1,11 +1,19 @@
 // Package integration holds dorrit's end-to-end tests: the example servers
-// built as real binaries, behind a real nginx whose configuration
-// `dorritctl config nginx` prints, with real clients (headless Chromium
-// driven through chromedp, coder/websocket) and a real redis-server.
+// built as real binaries, behind real front servers (nginx, HAProxy, Caddy
+// and Apache 2.4) running with the configurations `dorritctl config`
+// prints, with real clients (headless Chromium driven through chromedp,
+// coder/websocket) and a real redis-server.
 //
-// The tests need nginx, chromium and redis-server (Debian: nginx-light,
-// chromium, redis-server; .ci/run installs them). A missing one skips its
-// test, except under CI=true, where it fails it.
+// The tests need nginx, haproxy, caddy, apache2, chromium and
+// redis-server (Debian: nginx-light, haproxy, caddy, apache2, chromium,
+// redis-server; .ci/run installs them). A missing one skips its test with
+// the package to install, except under CI=true, where it fails it.
+//
+// The front servers' tests (fronts_*_test.go) hold 2,000 WebSockets
+// through each: 2,000 client sockets in the test process, whose soft
+// descriptor limit Go lifts to the hard one at start (here 20,000). The
+// front servers start with a systemd service's soft limit, 1024, and must
+// raise it as their configuration says.
 //
 // Set DORRIT_ARTIFACTS=1 to keep the browser's screenshots in
 // integration/testdata/out instead of a temporary directory.

@@ -22,7 +22,7 @@ func TestBrowserEchoThroughNginx(t *testing.T) {
 	sameRoot := webRoot(t, echoPage(`"ws://" + location.host + "/ws"`, message))
 	otherRoot := webRoot(t, echoPage(`"ws://`+site+`/ws"`, message))
 
-	conf := dorritctlConfig(t, "echo", "--socket", socket, "--listen", site, "--location", "/ws")
+	conf := generated(t, "nginx", "echo", "--socket", socket, "--listen", site, "--location", "/ws")
 	conf = withLocation(t, conf, "    location / { root "+sameRoot+"; }")
 	conf += "\nserver {\n    listen " + other + ";\n    location / { root " + otherRoot + "; }\n}\n"
 	front := startNginx(t, conf, site, other)

@@ -3,7 +3,6 @@ package integration
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,22 +15,11 @@ type nginx struct {
 	dir string
 }
 
-// dorritctlConfig is what `dorritctl config nginx ARGS` prints.
-func dorritctlConfig(t *testing.T, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(dorritctlBin, append([]string{"config", "nginx"}, args...)...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil || stderr.Len() > 0 {
-		t.Fatalf("dorritctl config nginx %q: %v\n%s", args, err, stderr.String())
-	}
-	return string(out)
-}
-
 // startNginx runs nginx with http, the inside of its http { } block, and
 // waits until it accepts on every address in listen. As root its workers
-// run as nobody in nobody's group, as the servers' sockets want.
+// run as nobody in nobody's group, as the servers' sockets want. The
+// lines the generated configuration tells operators to put in nginx.conf
+// outside http { } (its connection limits) go there.
 func startNginx(t *testing.T, http string, listen ...string) *nginx {
 	t.Helper()
 	bin := tool(t, "nginx", "-v")
@@ -40,11 +28,13 @@ func startNginx(t *testing.T, http string, listen ...string) *nginx {
 	if os.Geteuid() == 0 {
 		user = "user nobody " + nobodyGroup(t) + ";"
 	}
+	main, events := nginxMainLines(http)
 	conf := fmt.Sprintf(`daemon off;
 %s
+%[4]s
 pid %[2]s/nginx.pid;
 error_log %[2]s/error.log;
-events {}
+events { %[5]s }
 http {
     log_format origin '"$request" $status origin=$http_origin host=$http_host upstream=$upstream_addr';
     access_log %[2]s/access.log origin;
@@ -53,12 +43,12 @@ http {
     types { text/html html; }
 %[3]s
 }
-`, user, dir, http)
+`, user, dir, http, main, events)
 	file := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	done := startProcess(t, "nginx", exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", file))
+	done := startProcess(t, "nginx", frontCommand(t, bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", file))
 	for _, addr := range listen {
 		waitDial(t, "tcp", addr, done)
 	}
@@ -71,6 +61,22 @@ http {
 		}
 	})
 	return &nginx{dir: dir}
+}
+
+// nginxMainLines finds the directives a configuration dorritctl
+// generated asks for in nginx.conf, outside http { }: comment lines
+// "#     worker_rlimit_nofile N;" and "#     events { worker_connections N; }".
+func nginxMainLines(conf string) (main, events string) {
+	for line := range strings.Lines(conf) {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "#"))
+		if strings.HasPrefix(line, "worker_rlimit_nofile ") {
+			main = line
+		}
+		if inner, ok := strings.CutPrefix(line, "events {"); ok && strings.HasSuffix(inner, "}") {
+			events = strings.TrimSpace(strings.TrimSuffix(inner, "}"))
+		}
+	}
+	return main, events
 }
 
 // waitLog waits until a line of the access log contains every one of want.

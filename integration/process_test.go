@@ -119,11 +119,17 @@ func nobodyGroup(t *testing.T) string {
 	return g.Name
 }
 
-// startServer runs a lifecycle server binary in the foreground on socket
-// and waits until it accepts there. As root it runs as nobody with the
-// socket in nobody's group, which nginx's workers are in.
-// startServer runs bin with -x -l socket (and -g as root), then flags.
-func startServer(t *testing.T, name, bin, socket string, flags []string, env ...string) {
+// A process is a program a test started.
+type process struct {
+	cmd  *exec.Cmd
+	done <-chan struct{} // closed when it has exited
+}
+
+// startServer runs a lifecycle server binary in the foreground (-x) on
+// socket, then flags, and waits until it accepts there. As root it runs
+// as nobody with the socket in nobody's group (-g), which the front
+// servers' workers are in.
+func startServer(t *testing.T, name, bin, socket string, flags []string, env ...string) *process {
 	t.Helper()
 	args := []string{"-x", "-l", socket}
 	if os.Geteuid() == 0 {
@@ -133,4 +139,5 @@ func startServer(t *testing.T, name, bin, socket string, flags []string, env ...
 	cmd.Env = append(os.Environ(), env...)
 	done := startProcess(t, name, cmd)
 	waitDial(t, "unix", socket, done)
+	return &process{cmd, done}
 }

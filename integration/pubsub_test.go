@@ -29,7 +29,7 @@ func TestPubsubTwoServersThroughRedis(t *testing.T) {
 	startServer(t, "pubsub b", pubsubBin, socketB, flags, "PUBSUB_STATS_EVERY=0")
 
 	site := "127.0.0.1:" + freePort(t)
-	conf := dorritctlConfig(t, "pubsub", "--socket", socketA, "--listen", site, "--location", "/a")
+	conf := generated(t, "nginx", "pubsub", "--socket", socketA, "--listen", site, "--location", "/a")
 	conf = withLocation(t, conf, secondLocation(t, conf, "/a", "/b", socketA, socketB))
 	front := startNginx(t, conf, site)
 

@@ -24,22 +24,37 @@ func tool(t *testing.T, name string, versionArgs ...string) string {
 		}
 	}
 	if path == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed, and CI=true: .ci/run should have installed it from Debian", name)
+		pkg := debianPackages[name]
+		if pkg == "" {
+			pkg = name
 		}
-		t.Skipf("%s is not installed (.ci/run installs it from Debian)", name)
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed, and CI=true: .ci/run should have installed it (Debian package %s)", name, pkg)
+		}
+		t.Skipf("%s is not installed: apt-get install %s (.ci/run does)", name, pkg)
 	}
 	out, err := exec.Command(path, versionArgs...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", path, strings.Join(versionArgs, " "), err, out)
 	}
-	t.Logf("%s: %s", path, lastLine(string(out)))
+	t.Logf("%s: %s", path, versionLine(string(out)))
 	return path
 }
 
-// lastLine is the last non-empty line of s: Debian's chromium wrapper
-// script may print warnings before the version.
-func lastLine(s string) string {
+// debianPackages names the package of each program whose package is
+// named otherwise.
+var debianPackages = map[string]string{"nginx": "nginx-light", "prlimit": "util-linux"}
+
+// versionLine is the first line of s that names a version (haproxy -v
+// and apache2 -v print more lines after it), or else the last non-empty
+// line: Debian's chromium wrapper script may print warnings before its
+// version.
+func versionLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for _, l := range lines {
+		if strings.Contains(strings.ToLower(l), "version") {
+			return strings.TrimSpace(l)
+		}
+	}
 	return strings.TrimSpace(lines[len(lines)-1])
 }

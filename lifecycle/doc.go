@@ -21,7 +21,7 @@
 //
 // Main exits the process; Run is the same with the outcome returned, for
 // a main that does more than serve: a subcommand, flags of its own
-// (Server.Flags), a context whose end stops the server gracefully, as
+// (Server.Flags, turned into Options by Server.Configure), a context whose end stops the server gracefully, as
 // SIGTERM does. Its errors can be inspected: ErrUsage for a bad command
 // line (Main's exit status 2), *AlreadyRunningError and ErrAlreadyRunning
 // for a second daemon, Init's error wrapped; Main prints others and exits

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"time"
 
 	"github.com/dorritgo/dorrit"
 	"github.com/dorritgo/dorrit/lifecycle"
@@ -109,5 +110,37 @@ func ExampleServer_flags() {
 	fmt.Println(errors.Is(err, errShown))
 	// Output:
 	// Init sees -greeting bonjour
+	// true
+}
+
+// Options no manual flag sets can come from the application's own flags:
+// Configure runs once the command line is parsed, in every process of the
+// server, and what it sets in cfg.Options is what the listener gets. Here
+// -ping sets the keepalive interval (the echo example's flag).
+func ExampleServer_configure() {
+	ping := 30 * time.Second
+	errShown := errors.New("shown")
+	s := lifecycle.Server{
+		Name: "pinger",
+		Flags: func(fs *flag.FlagSet) {
+			fs.DurationVar(&ping, "ping", ping, "ping a client silent this long")
+		},
+		Configure: func(cfg *lifecycle.Config) error {
+			if ping <= 0 {
+				return fmt.Errorf("-ping %v: give a positive interval", ping)
+			}
+			cfg.Options.PingInterval = ping
+			return nil
+		},
+		Init: func(cfg *lifecycle.Config) error {
+			fmt.Println("the listener will ping after", cfg.Options.PingInterval)
+			return errShown // stops the start before anything is created
+		},
+		Serve: func(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) error { return nil },
+	}
+	err := lifecycle.Run(context.Background(), s, []string{"-x", "-ping", "5s"})
+	fmt.Println(errors.Is(err, errShown))
+	// Output:
+	// the listener will ping after 5s
 	// true
 }

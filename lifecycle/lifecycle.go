@@ -32,6 +32,15 @@ type Server struct {
 	// them from the variables Flags binds them to.
 	Flags func(fs *flag.FlagSet)
 
+	// Configure, when set, runs in every process of the server right
+	// after the command line is parsed, before Init and before the socket
+	// is created: it may change cfg.Options from the application's own
+	// flags (a keepalive interval, origin patterns), which Flags cannot
+	// reach. An error is a usage error: it is printed on stderr, nothing
+	// starts, and Run returns it wrapped so that errors.Is(err, ErrUsage)
+	// holds (Main exits with status 2).
+	Configure func(cfg *Config) error
+
 	// Init runs once at start, before anything else: still as the starting
 	// user (root, for a system service), with stderr on the terminal. An
 	// error stops the start (Run returns it wrapped; Main exits with status

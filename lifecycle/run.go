@@ -96,6 +96,14 @@ func (s *Server) prepare(args []string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.Configure != nil {
+		if err := s.Configure(cfg); err != nil {
+			// Printed as the flag package prints its own errors: Main
+			// prints nothing more for a usage error.
+			fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
+			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+		}
+	}
 	cfg.args = args
 	return cfg, nil
 }

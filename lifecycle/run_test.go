@@ -134,12 +134,18 @@ func TestRunRefusesMisuse(t *testing.T) {
 		{"a manual's flag redefined", ctx, lifecycle.Server{Serve: serve, Flags: func(fs *flag.FlagSet) {
 			fs.String("l", "", "my own -l")
 		}}, "Server.Flags defines -l"},
+		{"Configure refuses", ctx, lifecycle.Server{Serve: serve, Configure: func(*lifecycle.Config) error {
+			return errors.New("-ping must be positive")
+		}}, "bad command line: -ping must be positive"},
 		{"ctx ended", cancelled, lifecycle.Server{Serve: serve}, context.Canceled.Error()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := lifecycle.Run(tc.ctx, tc.s, []string{"-x", "-l", filepath.Join(t.TempDir(), "s.sock")})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Run: %v; want an error saying %q", err, tc.want)
+			}
+			if tc.name == "Configure refuses" && !errors.Is(err, lifecycle.ErrUsage) {
+				t.Fatalf("Run: %v; want an error matching ErrUsage", err)
 			}
 		})
 	}

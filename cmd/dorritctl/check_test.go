@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"os"
@@ -9,7 +10,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/dorritgo/dorrit"
 )
@@ -164,4 +167,46 @@ func TestProcAccount(t *testing.T) {
 	if a == nil || a.uid != uint32(os.Geteuid()) || a.gid != uint32(os.Getegid()) || name == "" {
 		t.Fatalf("procAccount(self) = %+v, %q", a, name)
 	}
+}
+
+// startNginx is nginx with the configuration dorritctl prints in front of
+// socket, its workers running as nobody when the test runs as root.
+func startNginx(t *testing.T, dir, socket, listen string) *exec.Cmd {
+	nginx := tool(t, "nginx")
+	snippet := writeFile(t, filepath.Join(dir, "echo.conf"), generate(t, "nginx", "echo", "--socket", socket, "--listen", listen))
+	extra := "daemon off;"
+	if os.Geteuid() == 0 {
+		extra += "\nuser nobody " + nobodyGroup(t) + ";"
+	}
+	conf := writeFile(t, filepath.Join(dir, "nginx.conf"), nginxConf(dir, snippet, extra))
+	return exec.Command(nginx, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf)
+}
+
+// runFront starts a front server and waits until it accepts on listen;
+// it is stopped when the test ends.
+func runFront(t *testing.T, name string, cmd *exec.Cmd, listen string) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		// A graceful stop, then the whole process group: Apache, stopped
+		// while it replaces a child, now and then waits 10 s for it.
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s said:\n%s", name, out.String())
+		}
+	})
+	waitTCP(t, listen, done)
 }

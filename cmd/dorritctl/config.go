@@ -21,10 +21,12 @@ var configCommand = &command{
 	summary:  "print a working front server, systemd or rc.d configuration for a server",
 	order:    50,
 	details: `
-  nginx     /etc/nginx/conf.d/NAME.conf: the Upgrade map, HTTP/1.1, Host forwarded
+  nginx     /etc/nginx/conf.d/NAME.conf: the Upgrade map, HTTP/1.1, Host forwarded, and
+            the nginx.conf limits that 2000 connections need
   haproxy   a frontend and backend for /etc/haproxy/haproxy.cfg, with timeout tunnel
   caddy     a Caddyfile site: reverse_proxy to unix//SOCKET
-  apache    /etc/apache2/sites-available/NAME.conf: ProxyPass … upgrade=websocket (2.4.47+)
+  apache    /etc/apache2/sites-available/NAME.conf: ProxyPass … upgrade=websocket (2.4.47+),
+            and worker threads for 2000 connections
   systemd   NAME.service (Type=notify, -x); with --socket-activation also NAME.socket
   rcd       /usr/local/etc/rc.d/NAME for FreeBSD: NAME_enable, NAME_flags, pidfile
 

@@ -23,6 +23,21 @@ var apacheTemplate = template.Must(template.New("apache").Parse(`# /etc/apache2/
 #     {{.Name}} -l {{.Socket}} -g {{.Group}}
 # Debian's apache2.service gives Apache a private /tmp (PrivateTmp=true): a
 # socket under /tmp is invisible to it; keep it in /run or /var/run.
+
+# Each open WebSocket holds one of Apache's worker threads for as long as
+# it is open (mod_proxy_http tunnels it in the thread that took it).
+# Debian's mpm_event.conf allows 150 (MaxRequestWorkers); dorrit takes
+# 2000 at once (-m) and answers one more with 503, which needs a thread
+# too. With fewer, Apache logs "server reached MaxRequestWorkers" and new
+# clients wait unanswered. This file is read after mods-enabled/, so these
+# win; ServerLimit changes only with a restart, not a reload. For -m N:
+# MaxRequestWorkers at least N+112 plus what the rest of the site needs,
+# a multiple of ThreadsPerChild, and ServerLimit = MaxRequestWorkers/64.
+<IfModule mpm_event_module>
+    ServerLimit         33
+    ThreadsPerChild     64
+    MaxRequestWorkers   2112
+</IfModule>
 {{if .ListenHost}}
 Listen {{.ListenAddr}}
 {{else if ne .ListenPort "80"}}
@@ -36,9 +51,11 @@ Listen {{.ListenPort}}
     # dorrit compares the browser's Origin with Host, port included:
     # forward the client's Host unchanged, or browsers get 403.
     ProxyPreserveHost On
-    # The tunnel of an upgraded connection closes after ProxyTimeout (by
-    # default Timeout, 60 s) without a byte: dorrit pings a client that has
-    # been silent for 30 s (Options.PingInterval), so the default is fine.
+    # The tunnel of an upgraded connection closes after the larger of
+    # Timeout and ProxyTimeout (60 s by default) without a byte; a shorter
+    # ProxyTimeout alone does not shorten it. dorrit pings a client that
+    # has been silent for 30 s (Options.PingInterval), so the default is
+    # fine.
     ProxyPass "{{.Location}}" "unix:{{.Socket}}|http://localhost{{.Location}}" upgrade=websocket
 </VirtualHost>
 `))

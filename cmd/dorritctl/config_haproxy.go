@@ -27,6 +27,13 @@ var haproxyTemplate = template.Must(template.New("haproxy").Parse(`# HAProxy in 
 # line, or start the server with -l /var/lib/haproxy{{.Socket}} and keep
 # the path below as it is.
 
+# Connections: dorrit takes 2000 at once (-m) and answers one more with
+# 503. HAProxy's maxconn, unset in Debian's haproxy.cfg, follows its
+# descriptor limit (about 10,000 at 20,000 descriptors; more under
+# systemd), which carries them. A global or frontend maxconn of 2000 or
+# less would leave the next clients waiting in the listen queue instead
+# of passing dorrit's 503 on.
+
 frontend {{.Name}}_front
     mode http
     bind {{if .ListenHost}}{{.ListenAddr}}{{else}}:{{.ListenPort}}{{end}}

@@ -24,6 +24,21 @@ var nginxTemplate = template.Must(template.New("nginx").Parse(`# /etc/nginx/conf
 # denied)" and answers 502. dorritctl check {{.Socket}} --as www-data
 # says what is missing.
 
+# Connections: each open WebSocket holds two of nginx's connections (the
+# browser's and the socket's), and one worker may take all of them.
+# Debian's nginx.conf allows 768 a worker, fewer than 400 WebSockets;
+# dorrit takes 2000 at once (-m) and answers one more with 503, which
+# nginx must pass on too. So in /etc/nginx/nginx.conf, outside http { }:
+#     worker_rlimit_nofile 10000;
+#     events { worker_connections 5000; }
+# (events { } is there already: change its worker_connections). nginx
+# needs room beyond 2 a WebSocket: once fewer than a 16th of its
+# connections are free, it closes new ones before reading their request
+# (4096 held 1923 WebSockets here, then clients read EOF). Without
+# worker_rlimit_nofile, a worker keeps systemd's 1024 descriptors and
+# answers 500 from about the 500th ("Too many open files"). For -m N:
+# worker_connections 2.5N, and twice that for worker_rlimit_nofile.
+
 # Connection: upgrade for an upgrade request, close otherwise.
 map $http_upgrade $connection_upgrade {
     default upgrade;

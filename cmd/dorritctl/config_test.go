@@ -99,6 +99,9 @@ func TestConfigNginx(t *testing.T) {
 		"map $http_upgrade $connection_upgrade", "proxy_http_version 1.1;", "proxy_set_header Host $http_host;",
 		"proxy_set_header Connection $connection_upgrade;", "proxy_pass http://unix:/var/run/echo.socket;",
 		"location /chat {", "server_name example.com;", "proxy_read_timeout",
+		// 2,000 WebSockets and the 503 of one more (integration's
+		// TestFrontsMaxConns runs nginx with these lines).
+		"#     worker_rlimit_nofile 10000;\n", "#     events { worker_connections 5000; }\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("nginx: no %q in\n%s", want, text)
@@ -112,7 +115,7 @@ func TestConfigNginx(t *testing.T) {
 func TestConfigHAProxy(t *testing.T) {
 	haproxy := tool(t, "haproxy")
 	text := generate(t, "haproxy", "echo")
-	for _, want := range []string{"timeout tunnel", "server echo /var/run/echo.socket", "chroot", "path_beg /ws/"} {
+	for _, want := range []string{"timeout tunnel", "server echo /var/run/echo.socket", "chroot", "path_beg /ws/", "maxconn of 2000 or"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("haproxy: no %q in\n%s", want, text)
 		}
@@ -174,6 +177,10 @@ func TestConfigApache(t *testing.T) {
 	text := generate(t, "apache", "echo")
 	for _, want := range []string{
 		"ProxyPreserveHost On", `ProxyPass "/ws" "unix:/var/run/echo.socket|http://localhost/ws" upgrade=websocket`,
+		// A thread for each of 2,000 WebSockets and for the 503 of one
+		// more: checked by apache2 -t below, and at work in integration's
+		// TestFrontsMaxConns.
+		"<IfModule mpm_event_module>", "ServerLimit         33", "ThreadsPerChild     64", "MaxRequestWorkers   2112",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("apache: no %q in\n%s", want, text)

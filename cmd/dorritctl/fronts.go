@@ -15,8 +15,10 @@ var frontNames = []string{"nginx", "haproxy", "caddy", "apache2", "httpd"}
 
 // runningFronts finds the front server processes running here that would
 // connect to a socket: those not running as root (nginx's and Apache's
-// workers, not their masters), one per distinct name and credentials. It
-// reads /proc, so it finds none where there is no Linux /proc.
+// workers, not their masters), one per distinct name, credentials and
+// mount namespace (two nginx instances of one user, one with a private
+// /tmp, see different sockets). It reads /proc, so it finds none where
+// there is no Linux /proc.
 func runningFronts() []*account {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -33,7 +35,8 @@ func runningFronts() []*account {
 		if a == nil || a.uid == 0 || !slices.Contains(frontNames, name) {
 			continue
 		}
-		key := fmt.Sprint(name, a.uid, a.groups)
+		mnt, _ := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "mnt"))
+		key := fmt.Sprint(name, a.uid, a.groups, mnt)
 		if seen[key] {
 			continue
 		}

@@ -9,19 +9,42 @@
 // foreground, -f configuration file, -h accepted for old command lines.
 // Started as root without -x it becomes a daemon with /var/run/echo.pid,
 // logging to syslog; SIGTERM stops it gracefully, SIGHUP upgrades it.
+//
+// Its own flag, -ping interval (default 30s), is Options.PingInterval:
+// a client silent that long is pinged, which keeps a front server's idle
+// timeout (nginx's proxy_read_timeout, 60 s) from cutting it, and one that
+// does not answer within the interval is closed with 1001. -ping 0 turns
+// keepalive off.
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 
 	"github.com/dorritgo/dorrit"
 	"github.com/dorritgo/dorrit/lifecycle"
 )
 
 func main() {
+	ping := dorrit.DefaultPingInterval
 	lifecycle.Main(lifecycle.Server{
 		Name: "echo",
+		Flags: func(fs *flag.FlagSet) {
+			fs.DurationVar(&ping, "ping", ping, "keepalive: ping a client silent this `interval`; 0 turns it off")
+		},
+		Configure: func(cfg *lifecycle.Config) error {
+			switch {
+			case ping < 0:
+				return fmt.Errorf("-ping %v: give a positive interval, or 0 to turn keepalive off", ping)
+			case ping == 0:
+				cfg.Options.PingInterval = -1 // dorrit: negative disables, 0 is the default
+			default:
+				cfg.Options.PingInterval = ping
+			}
+			return nil
+		},
 		Serve: func(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) error {
 			for {
 				c, err := ln.Accept()
