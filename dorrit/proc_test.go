@@ -99,6 +99,32 @@ func (p *proc) waitLine(t *testing.T, re *regexp.Regexp) []string {
 	}
 }
 
+// waitCount waits until n stderr lines match re.
+func (p *proc) waitCount(t *testing.T, re *regexp.Regexp, n int) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		p.mu.Lock()
+		k := 0
+		for _, l := range p.lines {
+			if re.MatchString(l) {
+				k++
+			}
+		}
+		p.mu.Unlock()
+		if k >= n {
+			return
+		}
+		select {
+		case <-p.more:
+		case <-p.done:
+			t.Fatalf("server exited (%v) with %d lines matching %q; want %d", p.cmd.ProcessState, k, re, n)
+		case <-deadline:
+			t.Fatalf("%d lines matching %q within 20s; want %d", k, re, n)
+		}
+	}
+}
+
 func (p *proc) find(re *regexp.Regexp) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
