@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -289,12 +288,10 @@ func TestCloseCallbackOnceForEachConnection(t *testing.T) {
 		c.Close()
 	}
 	counts(t, p, func(o, c int) bool { return o == 15 && c == 15 })
-	var open []*wstest.Conn
-	for range 5 {
+	for range 5 { // left open: SIGTERM closes them
 		c := p.raw(t)
 		send(t, c, "x")
 		message(t, c)
-		open = append(open, c)
 	}
 	if status := p.stop(t); status != 0 {
 		t.Fatalf("exit status %d after SIGTERM", status)
@@ -328,4 +325,23 @@ func TestUsageErrorBeforeInit(t *testing.T) {
 	}
 }
 
-var _ = syscall.SIGTERM
+func TestCrashInACallbackRestartsTheServer(t *testing.T) {
+	p := start(t, rules(t))
+	c := p.raw(t)
+	send(t, c, "segv") // a NULL pointer written in ws_read_callback
+	if _, _, eof, err := c.ExpectClose(10 * time.Second); err != nil || !eof {
+		t.Fatalf("connection of the crashed server: eof %v, %v", eof, err)
+	}
+	p.waitLine(t, regexp.MustCompile(`server crashed; restarting`))
+	// The same socket, a new server process, ws_init_func run again there.
+	c2, _, err := wstest.Dial(p.sock, &wstest.DialOptions{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.SetDeadline(time.Now().Add(10 * time.Second))
+	send(t, c2, "count")
+	if got := message(t, c2); got != "opens=0 closes=0 inits=1" {
+		t.Fatalf("after the restart: %q; want a fresh server process", got)
+	}
+}

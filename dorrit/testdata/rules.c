@@ -10,6 +10,7 @@
  *	bye     queues "one" and "two", then ws_close_conn(conn, 0).
  *	kill    queues 100 messages of 60000 bytes, then ws_close_conn(conn, 1).
  *	ticks   subscribes to the periodic function (every second).
+ *	segv    writes through a NULL pointer: the crash lifecycle restarts.
  *	count   answers "opens=<n> closes=<n> inits=<n>", not counting the
  *	        connections that asked for counts.
  *
@@ -33,6 +34,7 @@ static int probes, probes_closed;
 static void *subscribers[MAXCONN];
 static int opens, closes, inits, ticks;
 static int fill_empty = 1, fill_negative = 1, fill_queued, fill_full = 1;
+static int *volatile crash_here; /* NULL */
 static pthread_t callback_thread;
 static int have_thread;
 
@@ -152,6 +154,8 @@ void ws_read_callback(void *conn, int len, char *buf)
 		if (i >= 0)
 			subscribers[i] = conn;
 		reply(conn, "subscribed");
+	} else if (strcmp(buf, "segv") == 0) {
+		*(volatile int *)crash_here = 1;
 	} else if (strcmp(buf, "count") == 0) {
 		int i = slot(open_conns, conn);
 		if (!probe[i]) {
