@@ -108,9 +108,11 @@ void ws_set_protocols(char *list);
  * connection's queue as one text message, sent in fragments of at most the
  * buffer size less 5 bytes. It returns
  *	 0 queued;
- *	-1 not queued: 200 frames already wait (the client does not read), or
- *	   the connection is closing or unknown. There is no point going on
- *	   with this connection: clean up and call ws_close_conn;
+ *	-1 not queued: 200 frames already wait (the client does not read),
+ *	   the message alone needs more than 200 fragments, the queues of all
+ *	   connections hold the server's limit, or the connection is closing
+ *	   or unknown. There is no point going on with this connection: clean
+ *	   up and call ws_close_conn;
  *	-2 len is less than 1.
  */
 int ws_write_conn(void *conn, int len, char *data);

@@ -101,13 +101,17 @@ var errParsed = errors.New("command line parsed")
 // -f) and checks their values, before ws_init_func runs, as the manual
 // orders it: lifecycle.Run stops in its Init hook, which runs after the
 // parse and before anything is created.
+//
+// -x goes first, so that this run says nothing about detaching (under
+// systemd, lifecycle announces that it stays in the foreground: once, in
+// the real run); the command line's own -x still counts there.
 func parseOnly(name string, args []string) (*lifecycle.Config, error) {
 	var cfg *lifecycle.Config
 	err := lifecycle.Run(context.Background(), lifecycle.Server{
 		Name:  name,
 		Init:  func(c *lifecycle.Config) error { cfg = c; return errParsed },
 		Serve: func(context.Context, *dorrit.Listener, *lifecycle.Config) error { return nil },
-	}, args)
+	}, append([]string{"-x"}, args...))
 	if errors.Is(err, errParsed) {
 		return cfg, nil
 	}
