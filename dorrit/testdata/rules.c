@@ -26,6 +26,9 @@
 #include <unistd.h>
 #include <dorrit.h>
 
+#ifndef RULES_NAME
+#define RULES_NAME "rules"
+#endif
 #define MAXCONN 256
 
 static void *open_conns[MAXCONN];
@@ -79,7 +82,7 @@ void ws_init_func()
 {
 	same_thread("ws_init_func");
 	inits++;
-	ws_set_name("rules");
+	ws_set_name(RULES_NAME);
 	ws_set_periodic(tick, 1);
 	ws_set_protocols("chat, refuse");
 	fprintf(stderr, "rules: init uid=%d config=%s\n", (int)getuid(),
