@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -347,5 +348,27 @@ func TestCrashInACallbackRestartsTheServer(t *testing.T) {
 	send(t, c2, "count")
 	if got := message(t, c2); got != "opens=0 closes=0 inits=1" {
 		t.Fatalf("after the restart: %q; want a fresh server process", got)
+	}
+}
+
+func TestUpgradeOnSIGHUP(t *testing.T) {
+	p := startRules(t)
+	p.waitCount(t, regexp.MustCompile(`^rules: init `), 2)
+	old := p.raw(t)
+	send(t, old, "before")
+	message(t, old)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	// A new server process, with ws_init_func run there too, takes the
+	// socket; the old one drains its connection with 1001 and runs its
+	// close callback.
+	p.waitCount(t, regexp.MustCompile(`^rules: init `), 3)
+	if code, _, _, err := old.ExpectClose(15 * time.Second); err != nil || code != 1001 {
+		t.Fatalf("the old server's connection: close %d, %v; want 1001", code, err)
+	}
+	p.waitLine(t, regexp.MustCompile(`rules: closed opens=1 closes=1$`))
+	c := p.raw(t)
+	send(t, c, "after")
+	if got := message(t, c); got != "after" {
+		t.Fatalf("got %q", got)
 	}
 }
