@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 
 // need skips the test when the program is missing, or fails it under CI,
 // which installs it (.ci/run).
-func need(t *testing.T, program, pkg string) string {
+func need(t testing.TB, program, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(program)
 	if err != nil {
@@ -62,7 +62,7 @@ var (
 
 // libdorrit builds libdorrit.a once per test binary (with -race when
 // race), with dorrit.h beside it.
-func libdorrit(t *testing.T, race bool) *archive {
+func libdorrit(t testing.TB, race bool) *archive {
 	t.Helper()
 	need(t, "cc", "gcc")
 	archiveMu.Lock()
@@ -101,7 +101,7 @@ func libdorrit(t *testing.T, race bool) *archive {
 
 // cc compiles and links the C server src against a, as a user does:
 // cc src -I<dir> -L<dir> -ldorrit -lpthread, plus extra flags.
-func (a *archive) cc(t *testing.T, src, out string, extra ...string) string {
+func (a *archive) cc(t testing.TB, src, out string, extra ...string) string {
 	t.Helper()
 	bin := filepath.Join(binDir, out)
 	args := []string{"-Wall", "-Wextra", "-Werror", "-o", bin, src, "-I" + a.dir, "-L" + a.dir}
@@ -126,7 +126,7 @@ var (
 )
 
 // once runs build the first time and gives its outcome every time.
-func once(t *testing.T, o *sync.Once, bin *string, errp *error, build func(t *testing.T) string) string {
+func once(t testing.TB, o *sync.Once, bin *string, errp *error, build func(t testing.TB) string) string {
 	t.Helper()
 	o.Do(func() {
 		ok := false
@@ -145,22 +145,22 @@ func once(t *testing.T, o *sync.Once, bin *string, errp *error, build func(t *te
 }
 
 // cEcho is dorrit/examples/echo.c linked with libdorrit.a.
-func cEcho(t *testing.T) string {
-	return once(t, &cEchoOnce, &cEchoBin, &cEchoErr, func(t *testing.T) string {
+func cEcho(t testing.TB) string {
+	return once(t, &cEchoOnce, &cEchoBin, &cEchoErr, func(t testing.TB) string {
 		return libdorrit(t, raceEnabled).cc(t, "examples/echo.c", "echo-c")
 	})
 }
 
 // rules is testdata/rules.c linked with libdorrit.a.
-func rules(t *testing.T) string {
-	return once(t, &rulesOnce, &rulesBin, &rulesErr, func(t *testing.T) string {
+func rules(t testing.TB) string {
+	return once(t, &rulesOnce, &rulesBin, &rulesErr, func(t testing.TB) string {
 		return libdorrit(t, raceEnabled).cc(t, "testdata/rules.c", "rules")
 	})
 }
 
 // goEcho is examples/echo, the Go server the C one must match.
-func goEcho(t *testing.T) string {
-	return once(t, &goEchoOnce, &goEchoBin, &goEchoErr, func(t *testing.T) string {
+func goEcho(t testing.TB) string {
+	return once(t, &goEchoOnce, &goEchoBin, &goEchoErr, func(t testing.TB) string {
 		bin := filepath.Join(binDir, "echo-go")
 		args := []string{"build", "-o", bin}
 		if raceEnabled {

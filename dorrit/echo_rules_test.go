@@ -21,7 +21,7 @@ import (
 // both, each time on a freshly started server process.
 var echoServers = []struct {
 	name string
-	bin  func(*testing.T) string
+	bin  func(testing.TB) string
 }{
 	{"echo.c", cEcho},
 	{"examples-echo", goEcho},

@@ -38,7 +38,7 @@ type proc struct {
 var acceptingPid = regexp.MustCompile(`msg=accepting .*pid=(\d+)`)
 
 // start runs bin -x -l <socket> with args and waits until it accepts.
-func start(t *testing.T, bin string, args ...string) *proc {
+func start(t testing.TB, bin string, args ...string) *proc {
 	t.Helper()
 	dir := t.TempDir()
 	os.Chmod(filepath.Dir(dir), 0o755)
@@ -79,7 +79,7 @@ func start(t *testing.T, bin string, args ...string) *proc {
 }
 
 // waitLine waits for a stderr line matching re and returns its submatches.
-func (p *proc) waitLine(t *testing.T, re *regexp.Regexp) []string {
+func (p *proc) waitLine(t testing.TB, re *regexp.Regexp) []string {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
@@ -100,7 +100,7 @@ func (p *proc) waitLine(t *testing.T, re *regexp.Regexp) []string {
 }
 
 // waitCount waits until n stderr lines match re.
-func (p *proc) waitCount(t *testing.T, re *regexp.Regexp, n int) {
+func (p *proc) waitCount(t testing.TB, re *regexp.Regexp, n int) {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
@@ -143,7 +143,7 @@ func (p *proc) stderr() string {
 }
 
 // stop sends SIGTERM and gives the exit status.
-func (p *proc) stop(t *testing.T) int {
+func (p *proc) stop(t testing.TB) int {
 	t.Helper()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -155,7 +155,7 @@ func (p *proc) stop(t *testing.T) int {
 }
 
 // dial connects coder/websocket, the project's client, to the server.
-func (p *proc) dial(t *testing.T, opts *websocket.DialOptions) *websocket.Conn {
+func (p *proc) dial(t testing.TB, opts *websocket.DialOptions) *websocket.Conn {
 	t.Helper()
 	c, _, err := p.dialErr(opts)
 	if err != nil {
@@ -182,7 +182,7 @@ func (p *proc) dialErr(opts *websocket.DialOptions) (*websocket.Conn, *http.Resp
 }
 
 // raw connects the raw-frame client, which can break the protocol on purpose.
-func (p *proc) raw(t *testing.T) *wstest.Conn {
+func (p *proc) raw(t testing.TB) *wstest.Conn {
 	t.Helper()
 	c, _, err := wstest.Dial(p.sock, nil)
 	if err != nil {
@@ -193,7 +193,7 @@ func (p *proc) raw(t *testing.T) *wstest.Conn {
 	return c
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
