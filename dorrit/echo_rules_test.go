@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -66,6 +67,23 @@ var echoRules = []struct {
 		c.WriteFrame(wstest.Frame{Fin: true, Opcode: wstest.OpContinuation, Payload: []byte("ted")})
 		if _, got, err := c.ReadMessage(); err != nil || string(got) != "fragmented" {
 			t.Fatalf("got %q, %v", got, err)
+		}
+	}},
+	{"answers the messages that came with the client's close before closing", nil, func(t *testing.T, p *proc) {
+		c := p.raw(t)
+		for i := range 20 {
+			c.WriteFrameNoFlush(wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte(fmt.Sprint("last words ", i))})
+		}
+		closeFrame := wstest.Frame{Fin: true, Opcode: wstest.OpClose, Payload: []byte{0x03, 0xe8}} // 1000
+		c.WriteFrameNoFlush(closeFrame)
+		c.Flush() // all in one write: the server reads them together
+		for i := range 20 {
+			if _, got, err := c.ReadMessage(); err != nil || string(got) != fmt.Sprint("last words ", i) {
+				t.Fatalf("echo %d: %q, %v; want every message answered before the close", i, got, err)
+			}
+		}
+		if code, _, _, err := c.ExpectClose(10 * time.Second); err != nil || code != 1000 {
+			t.Fatalf("close: %d, %v; want 1000", code, err)
 		}
 	}},
 	{"answers a ping with a pong while idle", nil, func(t *testing.T, p *proc) {
