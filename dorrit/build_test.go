@@ -125,9 +125,12 @@ var (
 	cEchoErr, goEchoErr, rulesErr    error
 )
 
-// once runs build the first time and gives its outcome every time.
+// once runs build the first time and gives its outcome every time. Each
+// test checks for the C compiler itself, so that without one every test
+// skips, not just the first.
 func once(t testing.TB, o *sync.Once, bin *string, errp *error, build func(t testing.TB) string) string {
 	t.Helper()
+	need(t, "cc", "gcc")
 	o.Do(func() {
 		ok := false
 		defer func() {
