@@ -89,8 +89,10 @@ void ws_close_callback(void *conn);
 void ws_set_name(char *name);
 
 /* Call func every seconds seconds (the first time seconds after the server
- * process starts), on the callbacks' thread. Call it in ws_init_func;
- * seconds < 1 or a NULL func removes the periodic function. */
+ * process starts), on the callbacks' thread. Call it in ws_init_func, the
+ * same way in both of its runs: the interval is the one set at start, the
+ * function the one set in the server process. seconds < 1 or a NULL func
+ * removes the periodic function. */
 void ws_set_periodic(void (*func)(), int seconds);
 
 /*
@@ -99,7 +101,8 @@ void ws_set_periodic(void (*func)(), int seconds);
  * one the client offers is what ws_open_callback receives as protocol;
  * with none set, or none offered, protocol is "". In the manual the front
  * server negotiated it; here the server answers the handshake itself.
- * Call it in ws_init_func.
+ * Call it in ws_init_func; as for ws_set_name, the list set at start
+ * counts.
  */
 void ws_set_protocols(char *list);
 
