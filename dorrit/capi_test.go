@@ -374,3 +374,23 @@ func TestUpgradeOnSIGHUP(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestWriteConnFragmentsPastTheBufferSize(t *testing.T) {
+	p := startRules(t, "-b", "100")
+	c := p.raw(t)
+	send(t, c, "big") // one message of 1000 bytes
+	frames, err := c.ReadFragments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg []byte
+	for i, f := range frames {
+		if len(f.Payload) > 95 {
+			t.Fatalf("fragment %d of %d: %d bytes; want at most -b less 5 (95)", i+1, len(frames), len(f.Payload))
+		}
+		msg = append(msg, f.Payload...)
+	}
+	if len(frames) != 11 || string(msg) != strings.Repeat("b", 1000) {
+		t.Fatalf("%d fragments making %d bytes; want 11 making the 1000 written", len(frames), len(msg))
+	}
+}

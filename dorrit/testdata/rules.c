@@ -9,6 +9,7 @@
  *	        messages until -1; "report" later answers the figures.
  *	bye     queues "one" and "two", then ws_close_conn(conn, 0).
  *	kill    queues 100 messages of 60000 bytes, then ws_close_conn(conn, 1).
+ *	big     writes one message of 1000 bytes.
  *	ticks   subscribes to the periodic function (every second).
  *	segv    writes through a NULL pointer: the crash lifecycle restarts.
  *	count   answers "opens=<n> closes=<n> inits=<n>", not counting the
@@ -152,6 +153,11 @@ void ws_read_callback(void *conn, int len, char *buf)
 			if (ws_write_conn(conn, sizeof big, big) != 0)
 				break;
 		ws_close_conn(conn, 1);
+	} else if (strcmp(buf, "big") == 0) {
+		char big[1000];
+		memset(big, 'b', sizeof big);
+		if (ws_write_conn(conn, sizeof big, big) != 0)
+			ws_close_conn(conn, 1);
 	} else if (strcmp(buf, "ticks") == 0) {
 		int i = slot(subscribers, NULL);
 		if (i >= 0)
