@@ -81,7 +81,7 @@ func counts(t *testing.T, p *proc, want func(opens, closes int) bool) (opens, cl
 }
 
 func TestInitRunsBeforeTheSocketAsTheStartingUser(t *testing.T) {
-	p := startRules(t, "-f", "/etc/rules.conf")
+	p := startRules(t, "-h", "-f", "/etc/rules.conf") // -h: accepted, changes nothing
 	p.waitCount(t, regexp.MustCompile(`^rules: init `), 2)
 	// ws_set_name named the server: its log and its default socket.
 	if p.find(regexp.MustCompile(`msg=accepting server=rules `)) == nil {
