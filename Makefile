@@ -1,5 +1,5 @@
 # The one entry point: `make test` is what CI runs (.ci/run).
-.PHONY: test fuzz bench idlemem echo pubsub dev peers
+.PHONY: test fuzz bench idlemem echo pubsub dev peers libdorrit install install-check
 
 # Pinned; go run fetches and builds it on first use, so nothing to install.
 STATICCHECK = go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -22,6 +22,7 @@ test:
 	go test -race ./examples/pubsub/...
 	go test -race ./integration/...
 	go test -race ./...
+	$(MAKE) install-check
 
 # Each fuzz target for FUZZTIME (CI: 20 s each); the seeds alone run in make test.
 FUZZTIME = 20s
@@ -50,3 +51,36 @@ pubsub:
 
 peers:
 	go run ./bench
+
+# libdorrit, the manual's C API (dorrit/): build/libdorrit.a, then
+# make install PREFIX=/usr/local puts dorrit.h, libdorrit.a and dorrit.pc
+# under PREFIX (DESTDIR for packaging), so that both of
+#   cc echo.c -ldorrit -lpthread
+#   cc echo.c $(pkg-config --cflags --libs dorrit)
+# build a server written to the manual.
+PREFIX = /usr/local
+LIBDIR = $(PREFIX)/lib
+INCLUDEDIR = $(PREFIX)/include
+PKGCONFIGDIR = $(LIBDIR)/pkgconfig
+
+libdorrit:
+	go build -buildmode=c-archive -o build/libdorrit.a ./dorrit
+	sed 's|@PREFIX@|$(PREFIX)|' dorrit/dorrit.pc.in >build/dorrit.pc
+
+install: libdorrit
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 dorrit/dorrit.h $(DESTDIR)$(INCLUDEDIR)/dorrit.h
+	install -m 644 build/libdorrit.a $(DESTDIR)$(LIBDIR)/libdorrit.a
+	install -m 644 build/dorrit.pc $(DESTDIR)$(PKGCONFIGDIR)/dorrit.pc
+
+# The README's build lines, against a fresh install in a temporary prefix
+# (the servers' behaviour is go test ./dorrit's).
+install-check:
+	@set -e; p=$$(mktemp -d); trap 'rm -rf "$$p"' EXIT; \
+	$(MAKE) -s install PREFIX=$$p; \
+	echo "cc dorrit/examples/echo.c -I$$p/include -L$$p/lib -ldorrit -lpthread"; \
+	cc -o $$p/echo1 dorrit/examples/echo.c -I$$p/include -L$$p/lib -ldorrit -lpthread; \
+	echo "cc dorrit/examples/echo.c \$$(pkg-config --cflags --libs dorrit)"; \
+	PKG_CONFIG_PATH=$$p/lib/pkgconfig cc -o $$p/echo2 dorrit/examples/echo.c $$(PKG_CONFIG_PATH=$$p/lib/pkgconfig pkg-config --cflags --libs dorrit); \
+	$$p/echo2 -help 2>&1 | grep -q 'usage: echo' || { echo "install-check: the installed echo does not run"; exit 1; }; \
+	echo "install-check: ok ($$(du -k $$p/lib/libdorrit.a | cut -f1) KiB libdorrit.a)"

@@ -1,0 +1,5 @@
+//go:build cgo && (linux || freebsd) && !race
+
+package main
+
+const raceEnabled = false
