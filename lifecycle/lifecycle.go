@@ -66,9 +66,10 @@ type Server struct {
 
 	// UpgradeGrace is how long a server process replaced by an upgrade
 	// (SIGHUP) goes on serving its connections after it stopped accepting,
-	// before it drains them (1001 after their queues; clients reconnect to
-	// the new process). It lets conversations that began just before the
-	// upgrade finish. Default 1s.
+	// before it drains them (1001 after their queues and after the answer
+	// to a message a handler is busy with: dorrit.Listener.Shutdown;
+	// clients reconnect to the new process). It lets conversations that
+	// began just before the upgrade finish. Default 1s.
 	UpgradeGrace time.Duration
 
 	// DrainTimeout bounds the graceful stop of a server process: its
