@@ -135,21 +135,28 @@ func shuttingDown() *CloseError {
 	return &CloseError{Code: StatusGoingAway, Reason: "server shutting down"}
 }
 
+// handlerWait bounds how long Shutdown waits for a handler to answer the
+// message it holds: answers take microseconds to milliseconds (a Redis
+// round trip), and a handler that calls Shutdown itself while it holds a
+// message is waited for in vain, so the bound is short.
+const handlerWait = time.Second
+
 // awaitHandler is Shutdown's first step on one connection: reading stops
 // (a Read waiting returns the 1001 CloseError, and so do later ones), and
 // if the handler holds a message Read gave it, Shutdown waits until the
 // handler comes back to Read or closes, so that the answers it writes go
-// out before the close frame. Under an upgrade's drain with 200 clients
-// conversing through nginx, echoes were lost to that race otherwise. The
-// wait is bounded by ctx and by closeStall: a handler stuck elsewhere
-// does not hold the drain, it loses its answer as before.
+// out before the close frame (otherwise its Write fails with ErrClosed:
+// TestShutdownLetsTheHandlerAnswerWhatItRead). The wait takes at most
+// handlerWait and half of what is left of ctx, which the close needs too:
+// a handler busy elsewhere loses its answer, as before.
 func (c *MessageConn) awaitHandler(ctx context.Context) {
 	c.stopReading()
-	deadline := time.Now().Add(closeStall())
-	for c.holdsMessage() {
-		if ctx.Err() != nil || !time.Now().Before(deadline) {
-			return
-		}
+	wait := handlerWait
+	if d, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(d)/2)
+	}
+	deadline := time.Now().Add(wait)
+	for c.holdsMessage() && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(time.Millisecond) // only while a handler answers: a moment
 	}
 }

@@ -62,11 +62,39 @@ func TestShutdownLetsTheHandlerAnswerWhatItRead(t *testing.T) {
 	}
 }
 
-// Shutdown waits for a handler that holds a message for 5 s at most (the
-// stall bound of a graceful close): one that never comes back is closed
-// as before, so a stuck handler cannot hold a drain.
+// Shutdown waits for a handler that holds a message for 1 s at most: one
+// that never comes back is closed as before, so a stuck handler cannot
+// hold a drain. So is one that calls Shutdown itself while it holds a
+// message (an operator's "stop" command): the 1001 still reaches its
+// client, within the ctx it gave.
 func TestShutdownDoesNotWaitForeverForAHandler(t *testing.T) {
-	defer dorrit.SetCloseStall(100 * time.Millisecond)()
+	t.Run("stuck", testShutdownWithAStuckHandler)
+	t.Run("calling Shutdown", testShutdownFromTheHandler)
+}
+
+func testShutdownFromTheHandler(t *testing.T) {
+	var ln *dorrit.Listener
+	shut := make(chan error, 1)
+	ln = serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		if _, err := c.Read(context.Background()); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			shut <- ln.Shutdown(ctx)
+		}
+	})
+	c := dialRaw(t, ln)
+	c.WriteText([]byte("stop"))
+	var ce *wstest.CloseFrameError
+	if _, _, err := c.ReadMessage(); !errors.As(err, &ce) || ce.Code != 1001 {
+		t.Fatalf("%v, want close 1001", err)
+	}
+	c.WriteClose(1001, "")
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+func testShutdownWithAStuckHandler(t *testing.T) {
 	stuck := make(chan struct{})
 	defer close(stuck)
 	got := make(chan struct{})

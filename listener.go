@@ -145,7 +145,8 @@ func (ln *Listener) Close() error {
 // Reading stops first: a Read returns the 1001 *CloseError from then on.
 // A handler that holds a message Read gave it may still answer it: the
 // close frame follows once the handler calls Read again or closes (its
-// Close then sends 1001 too), or after 5 s if it does neither. What the
+// Close then sends 1001 too), or after 1 s (at most half of what is left
+// of ctx) if it does neither. What the
 // client sends after the close frame is discarded, as RFC 6455 says, and
 // not counted in Stats.
 // Each connection is closed as Close closes it: it takes as long as its
