@@ -78,6 +78,11 @@ func (c *MessageConn) closeGracefully(ctx context.Context, why *CloseError) erro
 	if c.end.Load() != nil {
 		return nil
 	}
+	if why.Code == StatusNormalClosure && isClosed(c.ln.draining) {
+		// The handler's Close on its way out of a Shutdown: the client
+		// hears that the server goes away, whoever's close leaves first.
+		why = shuttingDown()
+	}
 	// Queue the close frame before waking a Read: the application's
 	// goroutine, woken with ErrClosed, often calls Close on its way out,
 	// and its 1000 must not overtake a Shutdown's 1001.
@@ -104,6 +109,7 @@ func (c *MessageConn) closeGracefully(ctx context.Context, why *CloseError) erro
 	}
 	c.nc.SetReadDeadline(deadline)
 	c.dlMu.Unlock()
+	c.rd.afterClose = true
 	for c.rd.err == nil {
 		_, err := c.readMessage(ctx)
 		if err == nil || c.rd.err != nil {
@@ -122,6 +128,53 @@ func (c *MessageConn) closeGracefully(ctx context.Context, why *CloseError) erro
 	c.readMu.Unlock()
 	c.finish(why)
 	return nil
+}
+
+// shuttingDown is why Shutdown closes a connection.
+func shuttingDown() *CloseError {
+	return &CloseError{Code: StatusGoingAway, Reason: "server shutting down"}
+}
+
+// handlerWait bounds how long Shutdown waits for a handler to answer the
+// message it holds: answers take microseconds to milliseconds (a Redis
+// round trip), and a handler that calls Shutdown itself while it holds a
+// message is waited for in vain, so the bound is short.
+const handlerWait = time.Second
+
+// awaitHandler is Shutdown's first step on one connection: reading stops
+// (a Read waiting returns the 1001 CloseError, and so do later ones), and
+// if the handler holds a message Read gave it, Shutdown waits until the
+// handler comes back to Read or closes, so that the answers it writes go
+// out before the close frame (otherwise its Write fails with ErrClosed:
+// TestShutdownLetsTheHandlerAnswerWhatItRead). The wait takes at most
+// handlerWait and half of what is left of ctx, which the close needs too:
+// a handler busy elsewhere loses its answer, as before.
+func (c *MessageConn) awaitHandler(ctx context.Context) {
+	c.stopReading()
+	wait := handlerWait
+	if d, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(d)/2)
+	}
+	deadline := time.Now().Add(wait)
+	for c.holdsMessage() && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(time.Millisecond) // only while a handler answers: a moment
+	}
+}
+
+// holdsMessage reports whether the handler still has a message Read gave
+// it, and nothing has closed the connection since.
+func (c *MessageConn) holdsMessage() bool {
+	c.wmu.Lock()
+	open := c.wstate == writeOpen
+	c.wmu.Unlock()
+	if !open {
+		return false // a close is under way; it may linger with readMu
+	}
+	// A Read in progress has been woken by stopReading and returns soon;
+	// once it has, given says whether it returned a message.
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	return c.rd.given
 }
 
 // awaitDelivery waits until the queued close frame has left, the
@@ -376,6 +429,9 @@ func (c *MessageConn) closedErrLocked() error {
 	}
 	if c.closeWhy != nil {
 		return c.closeWhy
+	}
+	if isClosed(c.ln.draining) {
+		return shuttingDown() // Shutdown stopped reading; its close follows
 	}
 	return ErrClosed
 }

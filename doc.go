@@ -72,7 +72,9 @@
 // (Close, CloseContext, Listener.Shutdown) lasts as long as the client keeps
 // reading; it gives up only when its context ends or the socket has taken
 // no bytes for 5 s, and then reports the frames it could not deliver in a
-// *DeliveryError. Once the close frame has left, the server shuts its
+// *DeliveryError. Shutdown first stops reading and lets a handler answer
+// the message Read gave it: its close frame follows once the handler reads
+// again or closes, or after 1 s. Once the close frame has left, the server shuts its
 // write side and reads and discards what the client still sends, until the
 // client answers, ends its stream, or 2 s or 1 MiB passed; only then does
 // the socket close, so that the client (and a front server between) reads

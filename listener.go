@@ -142,6 +142,13 @@ func (ln *Listener) Close() error {
 
 // Shutdown stops accepting, then closes every connection gracefully with
 // 1001 (going away) after its queue was delivered, and waits for them.
+// Reading stops first: a Read returns the 1001 *CloseError from then on.
+// A handler that holds a message Read gave it may still answer it: the
+// close frame follows once the handler calls Read again or closes (its
+// Close then sends 1001 too), or after 1 s (at most half of what is left
+// of ctx) if it does neither. What the
+// client sends after the close frame is discarded, as RFC 6455 says, and
+// not counted in Stats.
 // Each connection is closed as Close closes it: it takes as long as its
 // client keeps reading, and is given up when its socket takes no bytes for
 // 5 s. When ctx ends first, the remaining connections are closed at once.
@@ -167,8 +174,8 @@ func (ln *Listener) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		wg.Go(func() {
 			var de *DeliveryError
-			why := &CloseError{Code: StatusGoingAway, Reason: "server shutting down"}
-			if errors.As(c.closeGracefully(ctx, why), &de) {
+			c.awaitHandler(ctx)
+			if errors.As(c.closeGracefully(ctx, shuttingDown()), &de) {
 				lost.Add(int64(de.Undelivered))
 			}
 			<-c.Done()

@@ -31,7 +31,14 @@ type reader struct {
 	msg       *[]byte // its bytes so far
 
 	lent *[]byte // buffer whose bytes the caller holds until the next Read
-	n    int     // result of the last read system call
+	n    int32   // result of the last read system call: a buffer's size at most, and int32 keeps MessageConn in its size class
+
+	// given: Read returned a message and the handler has not called Read
+	// again, so it may still be answering it (Shutdown waits for that).
+	// afterClose: our close frame has left, and what the client still
+	// sends is discarded uncounted.
+	given, afterClose bool
+
 	rerr error
 	err  error // sticky: the connection is over for reading
 }
@@ -66,13 +73,16 @@ func (c *MessageConn) read(ctx context.Context, discarder bool) ([]byte, error) 
 		c.readMu.Lock()
 	}
 	defer c.readMu.Unlock()
+	c.rd.given = false
 	if err := c.readRefused(discarder); err != nil {
 		if err != errReadAfterCloseRead {
 			c.releaseLent()
 		}
 		return nil, err
 	}
-	return c.readMessage(ctx)
+	msg, err := c.readMessage(ctx)
+	c.rd.given = err == nil && !discarder
+	return msg, err
 }
 
 // readRefused says why a Read may not read: CloseRead's goroutine does the
@@ -235,6 +245,9 @@ func (c *MessageConn) nextMessage() (msg []byte, ok bool) {
 }
 
 func (c *MessageConn) countIn(n int) {
+	if c.rd.afterClose {
+		return // discarded, not read: the figures say what the server read
+	}
 	c.counters.messagesIn.Add(1)
 	c.counters.bytesIn.Add(uint64(n))
 }
@@ -371,7 +384,7 @@ func (c *MessageConn) readSome(fd uintptr) bool {
 			}
 			return false
 		}
-		rd.n, rd.rerr = n, err
+		rd.n, rd.rerr = int32(n), err
 		if n > 0 {
 			*rd.buf = b[:len(b)+n]
 		} else if borrowed {

@@ -29,7 +29,10 @@ type Stats struct {
 	// sent 1 MiB meanwhile): the socket was closed on it then.
 	LingerExpired uint64
 
-	MessagesIn, MessagesOut uint64 // complete text messages
+	// MessagesIn, MessagesOut count complete text messages. What a client
+	// sends after the server's close frame is discarded (RFC 6455) and not
+	// counted.
+	MessagesIn, MessagesOut uint64
 	BytesIn, BytesOut       uint64 // their payload bytes
 }
 

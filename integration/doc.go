@@ -15,6 +15,10 @@
 // front servers start with a systemd service's soft limit, 1024, and must
 // raise it as their configuration says.
 //
+// TestUpgradeUnderLoadThroughNginx starts the echo example as a daemon
+// with dorritctl (root only: its pidfile is /var/run/echo.pid, so it
+// fails rather than touch an echo daemon already running there).
+//
 // Set DORRIT_ARTIFACTS=1 to keep the browser's screenshots in
 // integration/testdata/out instead of a temporary directory.
 package integration

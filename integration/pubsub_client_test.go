@@ -20,6 +20,7 @@ type event struct {
 	Offset int64           `json:"offset"`
 	Data   json.RawMessage `json:"data"`
 	Error  string          `json:"error"`
+	Reason string          `json:"reason"`
 }
 
 // pubsubClient is a WebSocket to a pubsub server through nginx, with a

@@ -24,9 +24,9 @@ func TestPubsubTwoServersThroughRedis(t *testing.T) {
 	redis := startRedis(t)
 	dir := sharedDir(t)
 	socketA, socketB := filepath.Join(dir, "pubsub-a.socket"), filepath.Join(dir, "pubsub-b.socket")
-	flags := []string{"-broker", "redis://" + redis}
-	startServer(t, "pubsub a", pubsubBin, socketA, flags, "PUBSUB_STATS_EVERY=0")
-	startServer(t, "pubsub b", pubsubBin, socketB, flags, "PUBSUB_STATS_EVERY=0")
+	flags := []string{"-broker", "redis://" + redis, "-stats", "0"}
+	startServer(t, "pubsub a", pubsubBin, socketA, flags)
+	startServer(t, "pubsub b", pubsubBin, socketB, flags)
 
 	site := "127.0.0.1:" + freePort(t)
 	conf := generated(t, "nginx", "pubsub", "--socket", socketA, "--listen", site, "--location", "/a")

@@ -59,15 +59,17 @@ type Server struct {
 	// for a crash: it starts a new one.
 	Serve func(ctx context.Context, ln *dorrit.Listener, cfg *Config) error
 
-	// Periodic functions run in the server process every Every, the first
-	// time Every after start (the manual's ws_set_periodic), and stop with it.
+	// Periodic functions run in the server process every Every (or what
+	// EveryFunc says), the first time one interval after start (the
+	// manual's ws_set_periodic), and stop with it.
 	Periodic []Periodic
 
 	// UpgradeGrace is how long a server process replaced by an upgrade
 	// (SIGHUP) goes on serving its connections after it stopped accepting,
-	// before it drains them (1001 after their queues; clients reconnect to
-	// the new process). It lets conversations that began just before the
-	// upgrade finish. Default 1s.
+	// before it drains them (1001 after their queues and after the answer
+	// to a message a handler is busy with: dorrit.Listener.Shutdown;
+	// clients reconnect to the new process). It lets conversations that
+	// began just before the upgrade finish. Default 1s.
 	UpgradeGrace time.Duration
 
 	// DrainTimeout bounds the graceful stop of a server process: its
@@ -84,8 +86,26 @@ type Server struct {
 
 // Periodic is a function run at a fixed interval.
 type Periodic struct {
+	// Every is the interval. It must be positive unless EveryFunc is set.
 	Every time.Duration
-	Func  func(ctx context.Context)
+
+	// EveryFunc, when set, gives the interval instead of Every. It is
+	// called once in the server process, after the command line was
+	// parsed, so it may return the value of one of the application's own
+	// flags (Server.Flags), which the Server, built before the parsing,
+	// cannot hold. A result of zero or less means that Func does not run
+	// (a flag such as -stats 0 turns it off).
+	EveryFunc func() time.Duration
+
+	Func func(ctx context.Context)
+}
+
+// interval is how often p runs; zero or less: never.
+func (p *Periodic) interval() time.Duration {
+	if p.EveryFunc != nil {
+		return p.EveryFunc()
+	}
+	return p.Every
 }
 
 func stderrLogger(name string) *slog.Logger {

@@ -255,6 +255,21 @@ func TestPeriodic(t *testing.T) {
 	p.stop(t)
 }
 
+// A Periodic's interval may come from the application's own flag: its
+// EveryFunc is read in the server process after the command line was
+// parsed (the test server's -tick defaults to an hour).
+func TestPeriodicIntervalFromAFlag(t *testing.T) {
+	dir := sharedDir(t)
+	tick := filepath.Join(dir, "ticks")
+	p, _ := startForeground(t, []string{"TESTSERVER_NAME=ltest-tickflag", "TESTSERVER_TICK_FILE=" + tick, "TESTSERVER_TICK_FLAG=1"},
+		"-l", filepath.Join(dir, "s.sock"), "-tick", "20ms")
+	waitFor(t, "three ticks", func() bool {
+		b, _ := os.ReadFile(tick)
+		return strings.Count(string(b), "tick") >= 3
+	})
+	p.stop(t)
+}
+
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)

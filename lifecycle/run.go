@@ -89,6 +89,14 @@ func (s *Server) prepare(args []string) (*Config, error) {
 	if s.Serve == nil {
 		return nil, errors.New("lifecycle.Server.Serve is nil: there is nothing to run")
 	}
+	for i, p := range s.Periodic {
+		switch {
+		case p.Func == nil:
+			return nil, fmt.Errorf("lifecycle.Server.Periodic[%d].Func is nil: give the function to run, or leave the Periodic out", i)
+		case p.EveryFunc == nil && p.Every <= 0:
+			return nil, fmt.Errorf("lifecycle.Server.Periodic[%d].Every is %v: give a positive interval, or EveryFunc to take it from a flag", i, p.Every)
+		}
+	}
 	if s.Options.Listener != nil {
 		return nil, errors.New("lifecycle.Server.Options.Listener is set: lifecycle creates the socket (-l) or adopts the one systemd passes; leave Listener nil")
 	}

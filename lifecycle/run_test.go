@@ -138,6 +138,10 @@ func TestRunRefusesMisuse(t *testing.T) {
 			return errors.New("-ping must be positive")
 		}}, "bad command line: -ping must be positive"},
 		{"ctx ended", cancelled, lifecycle.Server{Serve: serve}, context.Canceled.Error()},
+		{"a Periodic without interval", ctx, lifecycle.Server{Serve: serve, Periodic: []lifecycle.Periodic{{Func: func(context.Context) {}}}},
+			"Periodic[0].Every is 0s: give a positive interval, or EveryFunc"},
+		{"a Periodic without Func", ctx, lifecycle.Server{Serve: serve, Periodic: []lifecycle.Periodic{{Every: time.Second}}},
+			"Periodic[0].Func is nil"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := lifecycle.Run(tc.ctx, tc.s, []string{"-x", "-l", filepath.Join(t.TempDir(), "s.sock")})

@@ -122,8 +122,12 @@ func serve(runCtx context.Context, s *Server, cfg *Config) int {
 	})
 
 	for _, p := range s.Periodic {
+		every := p.interval() // the flags are parsed by now
+		if every <= 0 {
+			continue
+		}
 		g.Add(func() error {
-			t := time.NewTicker(p.Every)
+			t := time.NewTicker(every)
 			defer t.Stop()
 			for {
 				select {

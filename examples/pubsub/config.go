@@ -14,12 +14,8 @@ type settings struct {
 	broker  string // -broker: "" for the in-process broker, or redis://host:port[/db]
 	history int    // -history: messages kept per topic for resuming clients
 
-	// PUBSUB_STATS_EVERY: how often clients get subscriber counts; 0:
-	// never. An environment variable, not a flag: lifecycle reads a
-	// Periodic's interval from the Server, which is built before the
-	// flags are parsed.
-	// TODO(lifecycle): a flag once a Periodic can take its interval from
-	// the command line (say Every as a func, or Init may change Periodic).
+	// -stats: how often clients get subscriber counts; 0: never. The
+	// Periodic reads it once the flags are parsed (lifecycle's EveryFunc).
 	statsEvery time.Duration
 }
 
@@ -27,14 +23,16 @@ const (
 	defaultHistory    = 1000
 	maxHistory        = 1_000_000
 	defaultStatsEvery = 10 * time.Second
+	minStatsEvery     = 10 * time.Millisecond
 )
 
 func defaultSettings() settings {
 	return settings{history: defaultHistory, statsEvery: defaultStatsEvery}
 }
 
-// define defines -broker and -history on fs (lifecycle.Server.Flags). A
-// value the server cannot run with is a usage error at once.
+// define defines -broker, -history and -stats on fs
+// (lifecycle.Server.Flags). A value the server cannot run with is a usage
+// error at once.
 func (s *settings) define(fs *flag.FlagSet) {
 	fs.Func("broker", "`url` of the Redis that servers sharing topics use: redis://host:port[/db] (rediss:// for TLS); default: the in-process broker, one server alone",
 		func(v string) error {
@@ -53,17 +51,13 @@ func (s *settings) define(fs *flag.FlagSet) {
 			s.history = n
 			return nil
 		})
-}
-
-// statsEveryFrom reads PUBSUB_STATS_EVERY with getenv (os.Getenv, or a test's).
-func statsEveryFrom(getenv func(string) string) (time.Duration, error) {
-	v := getenv("PUBSUB_STATS_EVERY")
-	if v == "" {
-		return defaultStatsEvery, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 || d > 0 && d < 10*time.Millisecond {
-		return 0, fmt.Errorf("PUBSUB_STATS_EVERY=%q: want a duration such as 10s or 500ms (at least 10ms), or 0 for no stats messages", v)
-	}
-	return d, nil
+	fs.Func("stats", fmt.Sprintf("`interval` of the stats message with each topic's subscriber count: a duration such as 10s or 500ms, at least %v; 0: never (default %v)", minStatsEvery, defaultStatsEvery),
+		func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 || d > 0 && d < minStatsEvery {
+				return fmt.Errorf("want a duration such as 10s or 500ms (at least %v), or 0 for no stats messages", minStatsEvery)
+			}
+			s.statsEvery = d
+			return nil
+		})
 }

@@ -29,21 +29,18 @@ func TestSettings(t *testing.T) {
 		{"-broker", "redis://host:notaport", "want redis://host:port"},
 		{"-history", "0", "1 to 1000000"},
 		{"-history", "many", "1 to 1000000"},
+		{"-stats", "10", "want a duration such as 10s"},
+		{"-stats", "1ns", "at least 10ms"},
+		{"-stats", "-1s", "want a duration such as 10s"},
 	} {
 		if _, err := parse(tc.flag, tc.v); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s %s: got %v, want an error saying %q", tc.flag, tc.v, err, tc.want)
 		}
 	}
 
-	env := func(v string) func(string) string { return func(string) string { return v } }
-	for v, want := range map[string]time.Duration{"": 10 * time.Second, "0": 0, "250ms": 250 * time.Millisecond} {
-		if d, err := statsEveryFrom(env(v)); err != nil || d != want {
-			t.Errorf("PUBSUB_STATS_EVERY=%q: got %v, %v, want %v", v, d, err, want)
-		}
-	}
-	for _, v := range []string{"10", "1ns", "-1s"} {
-		if _, err := statsEveryFrom(env(v)); err == nil || !strings.Contains(err.Error(), "want a duration such as 10s") {
-			t.Errorf("PUBSUB_STATS_EVERY=%q: got %v, want an error saying what to set", v, err)
+	for v, want := range map[string]time.Duration{"0": 0, "250ms": 250 * time.Millisecond, "1m": time.Minute} {
+		if s, err := parse("-stats", v); err != nil || s.statsEvery != want {
+			t.Errorf("-stats %s: got %v, %v, want %v", v, s.statsEvery, err, want)
 		}
 	}
 }

@@ -11,8 +11,8 @@
 //	go run ./examples/pubsub -x -l /tmp/pubsub.socket -broker redis://127.0.0.1:6379
 //
 // -history n (default 1000) is how many messages per topic are kept for
-// resuming clients; PUBSUB_STATS_EVERY in the environment (default 10s, 0
-// for never) how often clients are sent their topics' subscriber counts.
+// resuming clients; -stats interval (default 10s, 0 for never) how often
+// clients are sent their topics' subscriber counts.
 // It takes the manual's flags too (package lifecycle): -l socket, -b
 // buffer size, -m maximum connections, -u/-g account, -x foreground, -f
 // file.
@@ -20,10 +20,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/dorritgo/dorrit"
 	"github.com/dorritgo/dorrit/lifecycle"
@@ -31,11 +30,6 @@ import (
 
 func main() {
 	set := defaultSettings()
-	var err error
-	if set.statsEvery, err = statsEveryFrom(os.Getenv); err != nil {
-		fmt.Fprintln(os.Stderr, "pubsub:", err)
-		os.Exit(2)
-	}
 	// The hub lives in the server process, which lifecycle starts after
 	// main has built the Server: Periodic finds it here.
 	var running atomic.Pointer[hub]
@@ -53,13 +47,14 @@ func main() {
 			return nil
 		},
 	}
-	if set.statsEvery > 0 {
-		srv.Periodic = []lifecycle.Periodic{{Every: set.statsEvery, Func: func(context.Context) {
+	srv.Periodic = []lifecycle.Periodic{{
+		EveryFunc: func() time.Duration { return set.statsEvery }, // -stats, parsed by then
+		Func: func(context.Context) {
 			if h := running.Load(); h != nil {
 				h.sendStats()
 			}
-		}}}
-	}
+		},
+	}}
 	lifecycle.Main(srv)
 }
 

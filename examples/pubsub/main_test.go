@@ -33,7 +33,7 @@ func TestProgram(t *testing.T) {
 		}{
 			{"", []string{"-history", "lots"}, `invalid value "lots" for flag -history: want a number of messages kept per topic`},
 			{"", []string{"-broker", "localhost:6379"}, `want redis://host:port`},
-			{"PUBSUB_STATS_EVERY=soon", nil, `PUBSUB_STATS_EVERY="soon": want a duration`},
+			{"", []string{"-stats", "soon"}, `invalid value "soon" for flag -stats: want a duration`},
 		} {
 			cmd := exec.Command(bin, append([]string{"-x", "-l", filepath.Join(dir, "bad.socket")}, tc.args...)...)
 			cmd.Env = os.Environ()
@@ -50,8 +50,7 @@ func TestProgram(t *testing.T) {
 
 	sock := filepath.Join(dir, "pubsub.socket")
 	// As root, the server process runs as nobody, as in production.
-	cmd := exec.Command(bin, "-x", "-l", sock)
-	cmd.Env = append(os.Environ(), "PUBSUB_STATS_EVERY=50ms")
+	cmd := exec.Command(bin, "-x", "-l", sock, "-stats", "50ms")
 	var logs bytes.Buffer
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -48,13 +49,21 @@ func main() {
 		s.DrainTimeout = d
 	}
 	if tick := os.Getenv("TESTSERVER_TICK_FILE"); tick != "" {
-		s.Periodic = []lifecycle.Periodic{{Every: 50 * time.Millisecond, Func: func(context.Context) {
+		p := lifecycle.Periodic{Every: 50 * time.Millisecond, Func: func(context.Context) {
 			f, err := os.OpenFile(tick, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o666)
 			if err == nil {
 				f.WriteString("tick\n")
 				f.Close()
 			}
-		}}}
+		}}
+		if os.Getenv("TESTSERVER_TICK_FLAG") != "" {
+			// -tick sets the interval; its default would not tick
+			// within any test.
+			every := time.Hour
+			s.Flags = func(fs *flag.FlagSet) { fs.DurationVar(&every, "tick", every, "`interval` of the ticks") }
+			p.EveryFunc = func() time.Duration { return every }
+		}
+		s.Periodic = []lifecycle.Periodic{p}
 	}
 	if hold := os.Getenv("TESTSERVER_HOLD"); hold != "" {
 		holdWhile(hold)
