@@ -24,9 +24,8 @@
 // (Server.Flags, turned into Options by Server.Configure), a context whose
 // end stops the server gracefully, as SIGTERM does. Its errors can be
 // inspected: ErrUsage for a bad command line (Main's exit status 2),
-// *AlreadyRunningError and ErrAlreadyRunning
-// for a second daemon, Init's error wrapped; Main prints others and exits
-// with status 1. The daemon and the server processes are the binary
+// *AlreadyRunningError and ErrAlreadyRunning for a second daemon, Init's
+// error wrapped; Main prints others and exits with status 1. The daemon and the server processes are the binary
 // started again with the same os.Args (so main must reach Run there too,
 // with the same Server); there Run parses the command line the first call
 // was given, and exits the process instead of returning.
