@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -18,6 +19,7 @@ const (
 	faultClose = "close" // the connection that sends the 50th message is closed by the server
 	faultLeak  = "leak"  // every connection leaves a goroutine behind
 	faultOpen  = "open"  // every connection leaves a descriptor open
+	faultHold  = "hold"  // every message leaves 16 KiB of heap behind
 )
 
 // faultEvery is how many messages the drop and close faults let pass.
@@ -29,15 +31,19 @@ func serve(ln *dorrit.Listener, fault string) error {
 	case "":
 		go procmem.Echo(ln)
 		return nil
-	case faultDrop, faultClose, faultLeak, faultOpen:
+	case faultDrop, faultClose, faultLeak, faultOpen, faultHold:
 		go faultyEcho(ln, fault)
 		return nil
 	}
-	return fmt.Errorf("-fault %q: want %s, %s, %s or %s", fault, faultDrop, faultClose, faultLeak, faultOpen)
+	return fmt.Errorf("-fault %q: want %s, %s, %s, %s or %s", fault, faultDrop, faultClose, faultLeak, faultOpen, faultHold)
 }
 
 func faultyEcho(ln *dorrit.Listener, fault string) {
 	var count atomic.Int64
+	var held struct {
+		sync.Mutex
+		bufs [][]byte
+	}
 	never := make(chan struct{})
 	for {
 		c, err := ln.Accept()
@@ -56,6 +62,11 @@ func faultyEcho(ln *dorrit.Listener, fault string) {
 				msg, err := c.Read(context.Background())
 				if err != nil {
 					return
+				}
+				if fault == faultHold {
+					held.Lock()
+					held.bufs = append(held.bufs, make([]byte, 16<<10))
+					held.Unlock()
 				}
 				if count.Add(1)%faultEvery == 0 {
 					switch fault {

@@ -12,9 +12,12 @@
 //
 // It exits with status 1 and the reasons when any message is lost or
 // mangled, a connection is refused or closed by the server, the server's
-// counters disagree with the clients', its memory after a GC grew beyond
-// -rss-growth, or its goroutines and descriptors are not back to where they
-// were before the first connection within -settle of the last close.
+// counters disagree with the clients', its RSS after a GC grew by more than
+// -rss-growth (or its heap by more than 10 % + 2 MiB) between the warm-up
+// (once every connection has talked: a connection that handled a message
+// keeps a larger goroutine stack) and the end, or its goroutines and
+// descriptors are not back to where they were before the first connection
+// within -settle of the last close.
 package main
 
 import (
@@ -37,12 +40,12 @@ func main() {
 	flag.DurationVar(&cfg.pong, "pong", 0, "the server's PongTimeout (0: dorrit's default, PingInterval)")
 	flag.DurationVar(&cfg.sample, "sample", time.Minute, "how often the server is sampled")
 	flag.IntVar(&cfg.dialers, "dialers", 32, "connections opened at once at the start")
-	flag.Float64Var(&cfg.rssGrowth, "rss-growth", 1.25, "fail if the server's RSS after a GC at the end exceeds this many times its figure at the start (plus 8 MiB)")
+	flag.Float64Var(&cfg.rssGrowth, "rss-growth", 1.25, "fail if the server's RSS after a GC at the end exceeds this many times its figure after the warm-up (plus 8 MiB)")
 	flag.DurationVar(&cfg.settle, "settle", 30*time.Second, "how long the server may take to come back to its baseline after the last close")
 	flag.DurationVar(&cfg.echoWait, "echo-wait", 30*time.Second, "how long a closing client waits for its echoes before it counts them lost")
 	serve := flag.String("serve", "", "internal: run the echo server on this socket")
 	maxConns := flag.Int("max-conns", 0, "internal: the server's MaxConns")
-	flag.StringVar(&cfg.fault, "fault", "", "internal: a fault for the server to have, to see the soak fail (drop, close, leak, open)")
+	flag.StringVar(&cfg.fault, "fault", "", "internal: a fault for the server to have, to see the soak fail (drop, close, leak, open, hold)")
 	flag.Parse()
 	if *serve != "" {
 		if err := runServer(*serve, *maxConns, cfg.ping, cfg.pong, cfg.fault); err != nil {

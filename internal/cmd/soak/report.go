@@ -66,9 +66,9 @@ func (s *soak) report(out io.Writer, f *figures) {
 		mib(f.start.RSS), mib(f.warm.RSS), f.warmAt.Round(time.Second), mib(f.end.RSS), mib(f.peak))
 	fmt.Fprintf(out, "server RSS after a GC: %s at start, %s warm, %s at end, %s after all closed\n",
 		mib(f.startGC.RSS), mib(f.warmGC.RSS), mib(f.endGC.RSS), mib(f.afterGC.RSS))
-	fmt.Fprintf(out, "server heap in use after a GC: %s at start, %s warm, %s at end; goroutine stacks %s, %s, %s\n",
-		mib(int64(f.startGC.Heap)), mib(int64(f.warmGC.Heap)), mib(int64(f.endGC.Heap)),
-		mib(int64(f.startGC.Stack)), mib(int64(f.warmGC.Stack)), mib(int64(f.endGC.Stack)))
+	fmt.Fprintf(out, "server heap in use after a GC: %s at start, %s warm, %s at end, %s after all closed; goroutine stacks %s, %s, %s, %s\n",
+		mib(int64(f.startGC.Heap)), mib(int64(f.warmGC.Heap)), mib(int64(f.endGC.Heap)), mib(int64(f.afterGC.Heap)),
+		mib(int64(f.startGC.Stack)), mib(int64(f.warmGC.Stack)), mib(int64(f.endGC.Stack)), mib(int64(f.afterGC.Stack)))
 	fmt.Fprintf(out, "all clients closed in %v; the server then: %d live, %d goroutines (baseline %d), %d descriptors (baseline %d), %d threads",
 		f.closed.Round(time.Millisecond), f.after.Stats.Live, f.after.Goroutines, f.base.Goroutines, f.after.FDs, f.base.FDs, f.after.Threads)
 	if f.settled >= 0 {
@@ -107,6 +107,10 @@ func (s *soak) verdict(f *figures) error {
 	if bound := int64(float64(f.warmGC.RSS)*cfg.rssGrowth) + rssSlack; f.endGC.RSS > bound {
 		failf("the server's RSS after a GC grew from %s (warm) to %s (end), over the bound of %s (-rss-growth %.2f + %s)",
 			mib(f.warmGC.RSS), mib(f.endGC.RSS), mib(bound), cfg.rssGrowth, mib(rssSlack))
+	}
+	if bound := uint64(float64(f.warmGC.Heap)*heapGrowth) + heapSlack; f.endGC.Heap > bound {
+		failf("the server's heap in use after a GC grew from %s (warm) to %s (end), over the bound of %s (× %.2f + %s)",
+			mib(int64(f.warmGC.Heap)), mib(int64(f.endGC.Heap)), mib(int64(bound)), heapGrowth, mib(heapSlack))
 	}
 	if f.settled < 0 {
 		failf("%v after the last close the server still had %d live connections, %d goroutines (baseline %d), %d descriptors (baseline %d)",

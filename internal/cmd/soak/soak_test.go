@@ -52,6 +52,7 @@ func TestSoakCatchesFaults(t *testing.T) {
 		faultClose: "closed by the server with 1000",
 		faultLeak:  "goroutines (baseline",
 		faultOpen:  "descriptors (baseline",
+		faultHold:  "heap in use after a GC grew",
 	} {
 		t.Run(fault, func(t *testing.T) {
 			t.Parallel()
