@@ -41,8 +41,8 @@ func (s *soak) header(out io.Writer, f *figures) {
 		fmt.Fprintf(out, "the server has the fault %q\n", cfg.fault)
 	}
 	fmt.Fprintf(out, "load average at start: %s\n", loadavg())
-	fmt.Fprintf(out, "server before any connection: RSS %s, %d goroutines, %d descriptors, %d threads\n",
-		mib(f.base.RSS), f.base.Goroutines, f.base.FDs, f.base.Threads)
+	fmt.Fprintf(out, "server before any connection: RSS %s, heap %s, %d goroutines, %d descriptors, %d threads\n",
+		mib(f.base.RSS), mib(int64(f.base.Heap)), f.base.Goroutines, f.base.FDs, f.base.Threads)
 }
 
 // sampleLine prints one sample; label is the time since t0 unless given.
