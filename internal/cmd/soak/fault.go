@@ -19,7 +19,7 @@ const (
 	faultClose = "close" // the connection that sends the 50th message is closed by the server
 	faultLeak  = "leak"  // every connection leaves a goroutine behind
 	faultOpen  = "open"  // every connection leaves a descriptor open
-	faultHold  = "hold"  // every message leaves 16 KiB of heap behind
+	faultHold  = "hold"  // every message leaves 32 KiB of heap behind
 )
 
 // faultEvery is how many messages the drop and close faults let pass.
@@ -65,7 +65,7 @@ func faultyEcho(ln *dorrit.Listener, fault string) {
 				}
 				if fault == faultHold {
 					held.Lock()
-					held.bufs = append(held.bufs, make([]byte, 16<<10))
+					held.bufs = append(held.bufs, make([]byte, 32<<10))
 					held.Unlock()
 				}
 				if count.Add(1)%faultEvery == 0 {
