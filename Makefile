@@ -1,5 +1,5 @@
 # The one entry point: `make test` is what CI runs (.ci/run).
-.PHONY: test fuzz bench idlemem echo pubsub dev peers libdorrit install install-check
+.PHONY: test fuzz bench idlemem soak echo pubsub dev peers libdorrit install install-check
 
 # Pinned; go run fetches and builds it on first use, so nothing to install.
 STATICCHECK = go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -38,6 +38,10 @@ bench:
 
 idlemem:
 	go run ./internal/cmd/idlemem -n 10000
+
+# 10,000 connections talking for 10 minutes; exits 1 on anything lost (RELIABILITY.md).
+soak:
+	go run ./internal/cmd/soak
 
 echo:
 	go run ./examples/echo -x -l /tmp/echo.socket
