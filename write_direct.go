@@ -12,7 +12,7 @@ import (
 // was a sixth of the CPU time of an echo.
 const (
 	directMin       = 1 << 10 // below this, copying is cheaper than the set-up
-	directFragments = 16      // headers and payloads of at most this many fragments per writev
+	directFragments = 4       // per writev; their headers and iovecs live on the writer's stack (see iovBatch)
 )
 
 // canWriteDirect reports whether msg may skip the queue. wmu is held.

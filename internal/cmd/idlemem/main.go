@@ -16,6 +16,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"os"
@@ -34,11 +35,12 @@ func main() {
 	headerBytes := flag.Int("header-bytes", 0, "extra request header bytes per connection, as small headers (nginx forwards ~7 KB)")
 	serve := flag.String("serve", "", "internal: run the echo server on this socket")
 	process := flag.String("process", "", "measure this server program instead, as ps does; {} stands for its socket, e.g. \"./echo -x -l {}\"")
+	talk := flag.Bool("talk", false, "each connection sends one message and reads its echo before it falls silent, as a real client's does")
 	raw := flag.Bool("raw", false, "with -process: connect without a WebSocket handshake (a byte-echo server)")
 	flag.Parse()
 	procmem.RaiseFileLimit()
 	if *process != "" {
-		if err := measureProcess(*process, *n, *raw, smallHeaders(*headerBytes)); err != nil {
+		if err := measureProcess(*process, *n, *raw, *talk, smallHeaders(*headerBytes)); err != nil {
 			log.Fatal(err)
 		}
 		return
@@ -66,12 +68,17 @@ func main() {
 		if err != nil {
 			log.Fatalf("connection %d: %v", i, err)
 		}
+		if *talk {
+			if err := converse(c); err != nil {
+				log.Fatalf("connection %d: %v", i, err)
+			}
+		}
 		conns = append(conns, c)
 	}
 	time.Sleep(time.Second) // let every handshake goroutine finish and park
 	rss1, heap1, stack1 := measure()
 	per := func(a, b int64) float64 { return float64(b-a) / float64(*n) / 1024 }
-	fmt.Printf("idle connections: %d (%s, %s), %d extra header bytes each\n", *n, runtime.Version(), runtime.GOARCH, len(extra))
+	fmt.Printf("idle connections: %d (%s, %s), %d extra header bytes each, talked first: %v\n", *n, runtime.Version(), runtime.GOARCH, len(extra), *talk)
 	fmt.Printf("RSS per connection:    %.2f KiB\n", per(rss0, rss1))
 	fmt.Printf("heap per connection:   %.2f KiB\n", per(heap0, heap1))
 	fmt.Printf("stacks per connection: %.2f KiB (the application's goroutine blocked in Read)\n", per(stack0, stack1))
@@ -115,4 +122,26 @@ func smallHeaders(n int) string {
 		fmt.Fprintf(&b, "X-Extra-%d: value-%d-abcdefghij\r\n", i, i)
 	}
 	return b.String()
+}
+
+// converse sends one small masked text message on c and reads its echo.
+func converse(c net.Conn) error {
+	msg := []byte("hello, dorrit")
+	frame := append([]byte{0x81, 0x80 | byte(len(msg)), 1, 2, 3, 4}, msg...)
+	for i := range msg {
+		frame[6+i] ^= frame[2+i%4]
+	}
+	if _, err := c.Write(frame); err != nil {
+		return err
+	}
+	echo := make([]byte, 2+len(msg))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	defer c.SetReadDeadline(time.Time{})
+	if _, err := io.ReadFull(c, echo); err != nil {
+		return err
+	}
+	if string(echo[2:]) != string(msg) {
+		return fmt.Errorf("echo %q, want %q", echo[2:], msg)
+	}
+	return nil
 }

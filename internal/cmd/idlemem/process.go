@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -19,7 +20,7 @@ import (
 // server and reports what ps reports: the resident memory of the process,
 // with no GC forced in it, before and after n connections. raw connections
 // send nothing (a byte-echo server has no handshake).
-func measureProcess(command string, n int, raw bool, extra string) error {
+func measureProcess(command string, n int, raw, talk bool, extra string) error {
 	dir, err := os.MkdirTemp("", "idlemem")
 	if err != nil {
 		return err
@@ -74,6 +75,14 @@ func measureProcess(command string, n int, raw bool, extra string) error {
 			return fmt.Errorf("connection %d: %v", i, err)
 		}
 		conns = append(conns, c)
+		if talk && raw {
+			err = echoBytes(c)
+		} else if talk {
+			err = converse(c)
+		}
+		if err != nil {
+			return fmt.Errorf("connection %d: %v", i, err)
+		}
 	}
 	dialled := time.Now()
 	// As an operator looks: a while after the last connection, no GC
@@ -109,4 +118,15 @@ func treeRSS(pid int) int64 {
 		}
 	}
 	return total
+}
+
+// echoBytes is converse for a byte-echo server.
+func echoBytes(c net.Conn) error {
+	if _, err := c.Write([]byte("hello, raw")); err != nil {
+		return err
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	defer c.SetReadDeadline(time.Time{})
+	_, err := io.ReadFull(c, make([]byte, len("hello, raw")))
+	return err
 }

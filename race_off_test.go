@@ -1,0 +1,5 @@
+//go:build !race
+
+package dorrit_test
+
+const raceEnabled = false
