@@ -108,12 +108,12 @@ type conn struct {
 // buffered message, or ctx.Err() without a system call: the thread never
 // waits on a client. ws_close_conn stops the loop: nothing more is read.
 //
-// Measured with BenchmarkEcho (BENCHMARKS.md, paired runs): a hand-over
-// per message made 24k–42k echoes/s at 128 B on 1 connection and
-// 119k–143k on 64; a hand-over per read, 233k–294k and 506k–705k. perf
-// had put 60 % of the server's time in waking the locked thread and
-// handing its P back and forth (startlockedm, stoplockedm, handoffp),
-// not in the callbacks. On the callback thread.
+// Measured with BenchmarkEcho (BENCHMARKS.md, three pairs of runs): a
+// hand-over per message made 48k–49k echoes/s at 128 B on 1 connection
+// and 91k–212k on 64; a hand-over per read, 310k–334k and 419k–678k.
+// perf had put over half of the server's time in waking the locked
+// thread and handing its P back and forth (startlockedm, stoplockedm,
+// handoffp), not in the callbacks. On the callback thread.
 func (c *conn) read(msg []byte) {
 	for !c.closing {
 		c.hold(msg)
