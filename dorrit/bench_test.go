@@ -15,8 +15,9 @@ import (
 // libdorrit.a) with the Go one (examples/echo), each a process on a unix
 // socket: conns clients each pipeline their share of b.N messages (64 in
 // flight) and read every echo back. It shows the price of running every
-// callback on one thread: each message goes to the callback thread and
-// back, where the Go server answers on the connection's own goroutine.
+// callback on one thread: what a read of the socket brought goes to the
+// callback thread and back, where the Go server answers each message on
+// the connection's own goroutine.
 //
 //	go test -run '^$' -bench . ./dorrit
 func BenchmarkEcho(b *testing.B) {

@@ -16,7 +16,6 @@ import "C"
 import (
 	"context"
 	"os"
-	"runtime"
 	"sync"
 	"unsafe"
 
@@ -29,38 +28,24 @@ import (
 // thread-safe, and some of it (thread-local errno, a library that checks
 // its thread) expects the one thread the original's event loop had.
 type callbacks struct {
-	jobs chan func()
+	*handoff
 
 	mu    sync.Mutex
 	conns map[unsafe.Pointer]*conn // by the pointer C holds
 }
 
-// maxPending is how many connections' callbacks may wait for the callback
-// thread without their goroutines blocking on the hand-over; each
-// connection has at most one waiting. Measured with BenchmarkEcho (128 B,
-// 64 connections pipelining 64): 141k–151k echoes/s against 108k–191k
-// unbuffered, three runs each: steadier, if no faster.
-const maxPending = 256
-
 func newCallbacks() *callbacks {
-	cb := &callbacks{jobs: make(chan func(), maxPending), conns: make(map[unsafe.Pointer]*conn)}
+	cb := &callbacks{handoff: newHandoff(), conns: make(map[unsafe.Pointer]*conn)}
 	theCallbacks = cb
 	go cb.loop()
 	return cb
 }
 
-func (cb *callbacks) loop() {
-	runtime.LockOSThread() // never unlocked: the thread is the callbacks' alone
-	for f := range cb.jobs {
-		f()
-	}
-}
-
 // do runs f on the callback thread and returns when it has returned.
 func (cb *callbacks) do(f func()) {
-	done := make(chan struct{})
-	cb.jobs <- func() { f(); close(done) }
-	<-done
+	j := newJob()
+	j.fn = f
+	cb.call(j)
 }
 
 func (cb *callbacks) periodic() {
@@ -106,15 +91,52 @@ type conn struct {
 	buf    *C.char        // the read buffer: the last message and its zero byte
 	bufCap int
 
+	job *job // the connection's calls to the callback thread, one at a time
+
 	// closing is set by ws_close_conn: nothing more reaches ws_read_callback.
 	// Touched on the callback thread only.
 	closing bool
 }
 
+// read runs the read callback for msg and then for each further message
+// the connection has already received whole, in order: one hand-over to
+// the callback thread for all the messages one read of the socket brought
+// (some 30 of 128 B in a 4 KiB read). Each Read comes after the callback
+// of the message before has returned, so a message is answered before a
+// Read can take the client's close frame (see run); reading ahead of the
+// callbacks lost those answers. Read with a done context returns a
+// buffered message, or ctx.Err() without a system call: the thread never
+// waits on a client. ws_close_conn stops the loop: nothing more is read.
+//
+// Measured with BenchmarkEcho (BENCHMARKS.md, three pairs of runs): a
+// hand-over per message made 48k–49k echoes/s at 128 B on 1 connection
+// and 91k–212k on 64; a hand-over per read, 310k–334k and 419k–678k.
+// perf had put over half of the server's time in waking the locked
+// thread and handing its P back and forth (startlockedm, stoplockedm,
+// handoffp), not in the callbacks. On the callback thread.
+func (c *conn) read(msg []byte) {
+	for !c.closing {
+		c.hold(msg)
+		C.ws_call_read(c.handle, C.int(len(msg)), c.buf)
+		var err error
+		if msg, err = c.mc.Read(buffered); err != nil {
+			return // nothing more buffered, or the connection is over: the reader's next Read says which
+		}
+	}
+}
+
+// buffered is a done context: Read with it returns only what is buffered.
+var buffered = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
 // run serves one connection: open, a read callback per message, and the
 // close callback exactly once when it has ended.
 func (cb *callbacks) run(mc *dorrit.MessageConn) {
-	c := &conn{mc: mc, handle: C.malloc(1)}
+	c := &conn{mc: mc, handle: C.malloc(1), job: newJob()}
+	c.job.conn = c
 	defer c.free()
 	cb.mu.Lock()
 	cb.conns[c.handle] = c
@@ -137,18 +159,14 @@ func (cb *callbacks) run(mc *dorrit.MessageConn) {
 		if err != nil {
 			break
 		}
-		// The reader waits for its callback: a message must have been
-		// answered before the next Read, which may take the client's close
-		// frame (or see a stop) and close the connection. Handing messages
-		// over without waiting doubled the echoes per second at 128 B, and
-		// lost the answers to messages that came with the client's close
-		// (TestEchoRules); BENCHMARKS.md has the figures.
-		cb.do(func() {
-			if !c.closing {
-				c.hold(msg)
-				C.ws_call_read(c.handle, C.int(len(msg)), c.buf)
-			}
-		})
+		// The reader waits until the callback thread has run the read
+		// callbacks of msg and of what came with it (conn.read): a message
+		// must have been answered before the next Read, which may take the
+		// client's close frame (or see a stop) and close the connection.
+		// Handing messages over without waiting lost the answers to
+		// messages that came with the client's close (TestEchoRules).
+		c.job.msg = msg
+		cb.call(c.job)
 	}
 	// Read ends when the connection ends, or when ws_close_conn or the
 	// server's stop closes it gracefully: Close waits for that queue to
