@@ -48,7 +48,10 @@ type reader struct {
 // answered by dorrit; pongs are absorbed.
 //
 // If ctx ends first, Read returns ctx.Err() and the connection stays open:
-// bytes of a half-received message are kept for the next Read. Once the
+// bytes of a half-received message are kept for the next Read. A ctx that
+// has already ended still gets the messages already read from the socket;
+// Read reports ctx.Err() only where it would have to wait, so such a Read
+// drains a batch without a system call (libdorrit's callback thread does). Once the
 // connection is over, Read returns a *CloseError (errors.Is(err, ErrClosed)):
 // the client's close code, or the code dorrit failed the connection with
 // (1002 protocol error, 1003 binary message, 1007 invalid UTF-8, 1009 too big).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -230,5 +231,51 @@ func TestCloseReadKeepsPushOnlyHandlersInTouch(t *testing.T) {
 	next.Close()
 	if err := <-ended; !errors.As(err, &ce) || ce.Code != dorrit.StatusAbnormalClosure {
 		t.Fatalf("after a hang-up the handler's context ended with %v, want 1006", err)
+	}
+}
+
+// A Read whose ctx has already ended still returns the messages already
+// read from the socket, and reports ctx.Err() only where it would wait:
+// a handler (or libdorrit's callback thread) drains a batch without
+// blocking on the client.
+func TestReadWithEndedContextDrainsWhatIsBuffered(t *testing.T) {
+	got := make(chan string, 8)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		defer c.Close()
+		first, err := c.Read(context.Background()) // "1"; "2" and "3" came with it
+		if err != nil {
+			return
+		}
+		got <- string(first)
+		done, cancel := context.WithCancel(context.Background())
+		cancel()
+		for {
+			msg, err := c.Read(done)
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			got <- string(msg)
+		}
+	})
+	c := dialRaw(t, ln)
+	var batch []byte
+	for _, m := range []string{"1", "2", "3"} {
+		batch, _ = wstest.AppendFrame(batch, wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte(m)})
+	}
+	if err := c.WriteRaw(batch); err != nil { // one write: the server reads all three at once
+		t.Fatal(err)
+	}
+	var seq []string
+	for range 4 {
+		select {
+		case s := <-got:
+			seq = append(seq, s)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("after %q: Read with an ended context waited", seq)
+		}
+	}
+	if want := []string{"1", "2", "3", context.Canceled.Error()}; !slices.Equal(seq, want) {
+		t.Fatalf("Reads returned %q, want %q", seq, want)
 	}
 }
