@@ -2,7 +2,6 @@ package dorrit_test
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -74,7 +73,7 @@ func stackPerTalkingConn(t *testing.T, size int) float64 {
 			t.Fatal(err)
 		}
 		conns = append(conns, c)
-		if err := converse(c, msg); err != nil {
+		if err := procmem.Converse(c, msg); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -87,29 +86,4 @@ func stackInuse() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.StackInuse
-}
-
-// converse sends msg as one masked text frame on c and reads the echo.
-func converse(c net.Conn, msg []byte) error {
-	frame := []byte{0x81, 0x80 | byte(len(msg))}
-	if len(msg) > 125 {
-		frame = []byte{0x81, 0x80 | 126, byte(len(msg) >> 8), byte(len(msg))}
-	}
-	mask := []byte{1, 2, 3, 4}
-	frame = append(frame, mask...)
-	for i, b := range msg {
-		frame = append(frame, b^mask[i%4])
-	}
-	if _, err := c.Write(frame); err != nil {
-		return err
-	}
-	hdr := 2
-	if len(msg) > 125 {
-		hdr = 4
-	}
-	echo := make([]byte, hdr+len(msg))
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	defer c.SetReadDeadline(time.Time{})
-	_, err := io.ReadFull(c, echo)
-	return err
 }

@@ -1,11 +1,12 @@
 // Package procmem holds what the measuring tools in internal/cmd (and
 // dorritctl's tests) share: the README's echo server, the process's
 // resident memory, the descriptor limit, and a bare upgrade for clients
-// that then only hold a socket.
+// that then only hold a socket (or converse once first).
 package procmem
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/wstest"
 )
 
 // Echo serves ln with the README's accept loop until Accept fails.
@@ -95,6 +97,33 @@ func Dial(path, extra string) (net.Conn, error) {
 	}
 	c.SetDeadline(time.Time{})
 	return c, nil
+}
+
+// Converse sends msg as one masked text message on c, a connection Dial
+// upgraded, and reads its echo back within 5 s: what a client does once
+// before it falls silent.
+func Converse(c net.Conn, msg []byte) error {
+	frame, err := wstest.AppendFrame(nil, wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: msg})
+	if err != nil {
+		return err
+	}
+	if _, err := c.Write(frame); err != nil {
+		return err
+	}
+	hdr := 2 // the server's frames are unmasked; up to 65535 bytes, 2 or 4 bytes of header
+	if len(msg) > 125 {
+		hdr = 4
+	}
+	echo := make([]byte, hdr+len(msg))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	defer c.SetReadDeadline(time.Time{})
+	if _, err := io.ReadFull(c, echo); err != nil {
+		return err
+	}
+	if !bytes.Equal(echo[hdr:], msg) {
+		return fmt.Errorf("echo %.20q, want %.20q", echo[hdr:], msg)
+	}
+	return nil
 }
 
 // A Child is this binary run again as the server under measure, on a

@@ -16,7 +16,6 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"os"
@@ -69,7 +68,7 @@ func main() {
 			log.Fatalf("connection %d: %v", i, err)
 		}
 		if *talk {
-			if err := converse(c); err != nil {
+			if err := procmem.Converse(c, []byte("hello, dorrit")); err != nil {
 				log.Fatalf("connection %d: %v", i, err)
 			}
 		}
@@ -122,26 +121,4 @@ func smallHeaders(n int) string {
 		fmt.Fprintf(&b, "X-Extra-%d: value-%d-abcdefghij\r\n", i, i)
 	}
 	return b.String()
-}
-
-// converse sends one small masked text message on c and reads its echo.
-func converse(c net.Conn) error {
-	msg := []byte("hello, dorrit")
-	frame := append([]byte{0x81, 0x80 | byte(len(msg)), 1, 2, 3, 4}, msg...)
-	for i := range msg {
-		frame[6+i] ^= frame[2+i%4]
-	}
-	if _, err := c.Write(frame); err != nil {
-		return err
-	}
-	echo := make([]byte, 2+len(msg))
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	defer c.SetReadDeadline(time.Time{})
-	if _, err := io.ReadFull(c, echo); err != nil {
-		return err
-	}
-	if string(echo[2:]) != string(msg) {
-		return fmt.Errorf("echo %q, want %q", echo[2:], msg)
-	}
-	return nil
 }

@@ -78,7 +78,7 @@ func measureProcess(command string, n int, raw, talk bool, extra string) error {
 		if talk && raw {
 			err = echoBytes(c)
 		} else if talk {
-			err = converse(c)
+			err = procmem.Converse(c, []byte("hello, dorrit"))
 		}
 		if err != nil {
 			return fmt.Errorf("connection %d: %v", i, err)
