@@ -2,6 +2,7 @@ package dorrit
 
 import (
 	"context"
+	"math"
 	"time"
 	"unsafe"
 
@@ -185,7 +186,7 @@ func (c *MessageConn) appendToLast(fin bool, op byte, payload []byte) bool {
 	}
 	last := &c.queue[len(c.queue)-1]
 	b := last.buf
-	if last.kind != frameData || last.frames == maxUint8 || cap(*b)-len(*b) < maxServerHeader+len(payload) {
+	if last.kind != frameData || last.frames == math.MaxUint8 || cap(*b)-len(*b) < maxServerHeader+len(payload) {
 		return false
 	}
 	at := len(*b)
@@ -196,8 +197,6 @@ func (c *MessageConn) appendToLast(fin bool, op byte, payload []byte) bool {
 	c.addQueued(hl + len(payload))
 	return true
 }
-
-const maxUint8 = 1<<8 - 1
 
 // pushData queues a data frame and counts it. wmu is held.
 func (c *MessageConn) pushData(b *[]byte) {
