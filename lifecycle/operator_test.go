@@ -246,11 +246,7 @@ func testSupervisorKilled(t *testing.T, bin string) {
 
 // syslogd is a syslog daemon for a test: a unix datagram socket that keeps
 // every record with the time it arrived.
-type syslogd struct {
-	mu   sync.Mutex
-	recs []logRecord
-	more chan struct{}
-}
+type syslogd struct{ recorder[logRecord] }
 
 type logRecord struct {
 	at   time.Time
@@ -259,13 +255,8 @@ type logRecord struct {
 
 func listenSyslog(t *testing.T, path string) *syslogd {
 	t.Helper()
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(path, 0o666) // server processes run as nobody
-	t.Cleanup(func() { c.Close() })
-	l := &syslogd{more: make(chan struct{}, 1)}
+	c := listenDatagrams(t, path)
+	l := &syslogd{newRecorder[logRecord]()}
 	go func() {
 		buf := make([]byte, 1<<20) // larger than any datagram: a long one shows as long
 		for {
@@ -273,46 +264,24 @@ func listenSyslog(t *testing.T, path string) *syslogd {
 			if err != nil {
 				return
 			}
-			l.mu.Lock()
-			l.recs = append(l.recs, logRecord{time.Now(), string(buf[:n])})
-			l.mu.Unlock()
-			select {
-			case l.more <- struct{}{}:
-			default:
-			}
+			l.add(logRecord{time.Now(), string(buf[:n])})
 		}
 	}()
 	return l
 }
 
-func (l *syslogd) records() []logRecord {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]logRecord(nil), l.recs...)
-}
-
 // waitFor waits until some record matches re and returns it.
 func (l *syslogd) waitFor(t *testing.T, re *regexp.Regexp) logRecord {
 	t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		for _, r := range l.records() {
-			if re.MatchString(r.text) {
-				return r
-			}
-		}
-		select {
-		case <-l.more:
-		case <-deadline:
-			t.Fatalf("no syslog record matching %q within 20s; got:\n%s", re, l.dump())
-		}
-	}
+	_, r := l.waitFrom(t, 0, func(r logRecord) bool { return re.MatchString(r.text) },
+		func() string { return fmt.Sprintf("no syslog record matching %q within 20s; got:\n%s", re, l.dump()) })
+	return r
 }
 
 // matching returns the records that match re, in order of arrival.
 func (l *syslogd) matching(re *regexp.Regexp) []logRecord {
 	var out []logRecord
-	for _, r := range l.records() {
+	for _, r := range l.all() {
 		if re.MatchString(r.text) {
 			out = append(out, r)
 		}
@@ -322,7 +291,7 @@ func (l *syslogd) matching(re *regexp.Regexp) []logRecord {
 
 func (l *syslogd) dump() string {
 	var b strings.Builder
-	for _, r := range l.records() {
+	for _, r := range l.all() {
 		if len(r.text) > 300 {
 			r.text = r.text[:300] + fmt.Sprintf("... (%d bytes)", len(r.text))
 		}
@@ -414,7 +383,7 @@ func testCrashDump(t *testing.T, kind string) {
 		var recs []logRecord
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			recs = logs.records()[from:]
+			recs = logs.all()[from:]
 			if i := slices.IndexFunc(recs, func(r logRecord) bool { return restarted.MatchString(r.text) }); i >= 0 {
 				from += i + 1
 				recs = recs[:i]
@@ -508,7 +477,7 @@ func TestLateSyslog(t *testing.T) {
 
 	// What the supervisor logged before syslog was there came, once, and
 	// before what it logged later.
-	recs := logs.records()
+	recs := logs.all()
 	first := func(re string) int {
 		return slices.IndexFunc(recs, func(r logRecord) bool { return regexp.MustCompile(re).MatchString(r.text) })
 	}
@@ -520,11 +489,7 @@ func TestLateSyslog(t *testing.T) {
 
 // notifyd is a fake systemd notification socket: it keeps every message
 // with the pid of the process that sent it (SCM_CREDENTIALS).
-type notifyd struct {
-	mu    sync.Mutex
-	notes []sdNote
-	more  chan struct{}
-}
+type notifyd struct{ recorder[sdNote] }
 
 type sdNote struct {
 	pid  int
@@ -534,12 +499,7 @@ type sdNote struct {
 
 func listenNotify(t *testing.T, path string) *notifyd {
 	t.Helper()
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(path, 0o666)
-	t.Cleanup(func() { c.Close() })
+	c := listenDatagrams(t, path)
 	rc, err := c.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -549,7 +509,7 @@ func listenNotify(t *testing.T, path string) *notifyd {
 	if serr != nil {
 		t.Fatal(serr)
 	}
-	n := &notifyd{more: make(chan struct{}, 1)}
+	n := &notifyd{newRecorder[sdNote]()}
 	go func() {
 		buf, oob := make([]byte, 4096), make([]byte, 1024)
 		for {
@@ -563,42 +523,81 @@ func listenNotify(t *testing.T, path string) *notifyd {
 					pid = int(cred.Pid)
 				}
 			}
-			n.mu.Lock()
-			n.notes = append(n.notes, sdNote{pid, time.Now(), string(buf[:k])})
-			n.mu.Unlock()
-			select {
-			case n.more <- struct{}{}:
-			default:
-			}
+			n.add(sdNote{pid, time.Now(), string(buf[:k])})
 		}
 	}()
 	return n
-}
-
-func (n *notifyd) all() []sdNote {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return append([]sdNote(nil), n.notes...)
 }
 
 // wait waits for a message, after the first from, that matches re, and
 // returns its index.
 func (n *notifyd) wait(t *testing.T, from int, re *regexp.Regexp) (int, sdNote) {
 	t.Helper()
+	return n.waitFrom(t, from, func(m sdNote) bool { return re.MatchString(m.text) },
+		func() string {
+			return fmt.Sprintf("no notification matching %q within 20s; got %+v", re, n.all()[from:])
+		})
+}
+
+// datagrams keeps what a test's datagram socket received, in order of
+// arrival, and wakes whoever waits for more: the syslog and sd_notify
+// recorders above.
+type recorder[T any] struct {
+	mu    sync.Mutex
+	items []T
+	more  chan struct{}
+}
+
+func newRecorder[T any]() recorder[T] { return recorder[T]{more: make(chan struct{}, 1)} }
+
+func (d *recorder[T]) add(v T) {
+	d.mu.Lock()
+	d.items = append(d.items, v)
+	d.mu.Unlock()
+	select {
+	case d.more <- struct{}{}:
+	default:
+	}
+}
+
+func (d *recorder[T]) all() []T {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]T(nil), d.items...)
+}
+
+// waitFrom waits until an item after the first from satisfies match and
+// returns its index and it; after 20 s the test fails with failure().
+func (d *recorder[T]) waitFrom(t *testing.T, from int, match func(T) bool, failure func() string) (int, T) {
+	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
-		notes := n.all()
-		for i := from; i < len(notes); i++ {
-			if re.MatchString(notes[i].text) {
-				return i, notes[i]
+		items := d.all()
+		for i := from; i < len(items); i++ {
+			if match(items[i]) {
+				return i, items[i]
 			}
 		}
 		select {
-		case <-n.more:
+		case <-d.more:
 		case <-deadline:
-			t.Fatalf("no notification matching %q within 20s; got %+v", re, notes[from:])
+			t.Fatal(failure())
 		}
 	}
+}
+
+// listenDatagrams opens a unix datagram socket at path that the server
+// processes, running as nobody, may write to; closed when the test ends.
+// The recorders above and datagrams (outside_test.go) read it.
+func listenDatagrams(t *testing.T, path string) *net.UnixConn {
+	t.Helper()
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, 0o666)
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // underSystemd runs testserver with args as systemd would for a

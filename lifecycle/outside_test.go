@@ -15,12 +15,7 @@ import (
 // datagrams listens on a unixgram socket and collects what arrives.
 func datagrams(t *testing.T, path string) <-chan string {
 	t.Helper()
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(path, 0o666)
-	t.Cleanup(func() { c.Close() })
+	c := listenDatagrams(t, path)
 	out := make(chan string, 100)
 	go func() {
 		buf := make([]byte, 8192)
