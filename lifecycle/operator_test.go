@@ -586,20 +586,6 @@ func (d *recorder[T]) waitFrom(t *testing.T, from int, match func(T) bool, failu
 	}
 }
 
-// listenDatagrams opens a unix datagram socket at path that the server
-// processes, running as nobody, may write to; closed when the test ends.
-// The recorders above and datagrams (outside_test.go) read it.
-func listenDatagrams(t *testing.T, path string) *net.UnixConn {
-	t.Helper()
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(path, 0o666)
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // underSystemd runs testserver with args as systemd would for a
 // Type=notify service with socket activation: its socket on descriptor 3
 // with LISTEN_FDS, NOTIFY_SOCKET, and WATCHDOG_PID set to its own pid.

@@ -31,6 +31,20 @@ func datagrams(t *testing.T, path string) <-chan string {
 	return out
 }
 
+// listenDatagrams opens a unix datagram socket at path that the server
+// processes, running as nobody, may write to; closed when the test ends.
+// datagrams below and the recorders of operator_test.go read it.
+func listenDatagrams(t *testing.T, path string) *net.UnixConn {
+	t.Helper()
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, 0o666)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // expectDatagram waits for a datagram containing want.
 func expectDatagram(t *testing.T, ch <-chan string, want string) string {
 	t.Helper()
