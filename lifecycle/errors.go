@@ -16,12 +16,17 @@ var ErrUsage = errors.New("lifecycle: bad command line")
 type AlreadyRunningError struct {
 	Pidfile string
 	PID     int // the running instance, as its pidfile says; 0 when it does not say yet
+
+	standalone bool // from LockPidfile: no -x nor Server.Name to suggest
 }
 
 func (e *AlreadyRunningError) Error() string {
 	running := "already running"
 	if e.PID != 0 {
 		running += fmt.Sprintf(" as PID %d", e.PID)
+	}
+	if e.standalone {
+		return fmt.Sprintf("%s (pidfile %s): stop it first, or give a second instance a pidfile of its own", running, e.Pidfile)
 	}
 	return fmt.Sprintf("%s (pidfile %s, one per server name): stop it first; "+
 		"a second instance on another socket needs -x (no pidfile) or another Server.Name", running, e.Pidfile)

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -129,13 +130,20 @@ func restoreName() {
 }
 
 // listenerFile is a copy of ul's descriptor to pass to another process.
-// Unlike ul.File(), whose Fd (called by os/exec for every extra file)
-// turns the socket blocking, it leaves the socket's mode alone. The mode
-// belongs to the socket, not to a descriptor, so it is shared with every
-// process holding it: during an upgrade the old server, still accepting,
-// would be left in an accept the kernel does not interrupt, unable to stop.
-func listenerFile(ul *net.UnixListener) (*os.File, error) {
-	rc, err := ul.SyscallConn()
+func listenerFile(ul *net.UnixListener) (*os.File, error) { return dupListener(ul) }
+
+// dupListener is a copy of l's descriptor to pass to another process.
+// Unlike File(), whose Fd (called by os/exec for every extra file) turns
+// the socket blocking, it leaves the socket's mode alone. The mode belongs
+// to the socket, not to a descriptor, so it is shared with every process
+// holding it: during an upgrade the old server, still accepting, would be
+// left in an accept the kernel does not interrupt, unable to stop.
+func dupListener(l net.Listener) (*os.File, error) {
+	sc, ok := l.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("a %T has no descriptor to pass on", l)
+	}
+	rc, err := sc.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
@@ -149,5 +157,5 @@ func listenerFile(ul *net.UnixListener) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot copy the socket's descriptor: %w", err)
 	}
-	return os.NewFile(uintptr(fd), ul.Addr().String()), nil
+	return os.NewFile(uintptr(fd), l.Addr().String()), nil
 }

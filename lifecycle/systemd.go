@@ -5,8 +5,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-
-	"golang.org/x/sys/unix"
 )
 
 // systemd's socket activation passes listening sockets from descriptor 3 on.
@@ -19,27 +17,20 @@ func isSystemdSocket() bool {
 
 // systemdListener adopts the socket systemd passed, if it passed one.
 func systemdListener() (*net.UnixListener, error) {
-	if !isSystemdSocket() {
-		return nil, nil
+	ls, err := SystemdListeners()
+	if err != nil || ls == nil {
+		return nil, err
 	}
-	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
-	if err != nil || n < 1 {
-		return nil, fmt.Errorf("LISTEN_FDS=%q: want the number of sockets systemd passed", os.Getenv("LISTEN_FDS"))
+	if len(ls) > 1 {
+		for _, l := range ls {
+			l.Close()
+		}
+		return nil, fmt.Errorf("systemd passed %d sockets; a dorrit server listens on one (ListenStream= once in the .socket unit)", len(ls))
 	}
-	if n > 1 {
-		return nil, fmt.Errorf("systemd passed %d sockets; a dorrit server listens on one (ListenStream= once in the .socket unit)", n)
-	}
-	os.Unsetenv("LISTEN_PID")
-	os.Unsetenv("LISTEN_FDS")
-	os.Unsetenv("LISTEN_FDNAMES")
-	l, err := net.FileListener(os.NewFile(sdListenFdsStart, "systemd"))
-	if err != nil {
-		return nil, fmt.Errorf("socket from systemd: %w", err)
-	}
-	ul, ok := l.(*net.UnixListener)
+	ul, ok := ls[0].(*net.UnixListener)
 	if !ok {
-		l.Close()
-		return nil, fmt.Errorf("systemd passed a %s socket; dorrit serves UNIX-domain sockets only (ListenStream=/run/<name>.socket)", l.Addr().Network())
+		ls[0].Close()
+		return nil, fmt.Errorf("systemd passed a %s socket; dorrit serves UNIX-domain sockets only (ListenStream=/run/<name>.socket)", ls[0].Addr().Network())
 	}
 	return ul, nil
 }
@@ -63,26 +54,6 @@ func stayForSystemd(s *Server, cfg *Config) {
 	fmt.Fprintf(os.Stderr, "%s: started by systemd (NOTIFY_SOCKET or LISTEN_FDS set): staying in the foreground as with -x, without pidfile, logging to stderr (the journal)\n", s.Name)
 }
 
-// notify sends a state line to systemd when it asked for them (Type=notify).
-func notify(state string) {
-	addr := os.Getenv("NOTIFY_SOCKET")
-	if addr == "" {
-		return
-	}
-	if state == "RELOADING=1" {
-		// Type=notify-reload requires the time of the reload with it; added
-		// here, it is never forgotten by a caller.
-		var ts unix.Timespec
-		unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-		state += "\nMONOTONIC_USEC=" + strconv.FormatInt(ts.Nano()/1000, 10)
-	}
-	if addr[0] == '@' {
-		addr = "\x00" + addr[1:] // abstract namespace
-	}
-	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: addr, Net: "unixgram"})
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	c.Write([]byte(state))
-}
+// notify sends a state line to systemd when it asked for them
+// (Type=notify); the supervisor has nobody to tell of a failure.
+func notify(state string) { _ = Notify(state) }
