@@ -9,12 +9,12 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/unixsocket"
 )
 
 // upgradeEnv describes to a process an Upgrader started what it inherited.
@@ -88,14 +88,7 @@ type passedListener struct {
 	network, addr string
 	f             *os.File // a copy of the descriptor, to pass
 	systemd       bool
-	file          *unixFile // a UNIX socket file to unlink at the end, or nil
-}
-
-// unixFile identifies a socket file, so that Stop never unlinks one that a
-// newer process put at the same path.
-type unixFile struct {
-	path     string
-	dev, ino uint64
+	file          *unixsocket.File // a UNIX socket file to unlink at the end, or nil
 }
 
 var upgraderMade bool
@@ -192,11 +185,15 @@ func (u *Upgrader) ListenFunc(network, address string, create func() (net.Listen
 func (u *Upgrader) ListenDorrit(o dorrit.Options) (*net.UnixListener, error) {
 	path := o.Path
 	if path == "" {
-		path = dorrit.DefaultPath(o.Name)
+		path = unixsocket.DefaultPath(o.Name)
 	}
-	o.Path = path
+	mode := o.SocketMode
+	if mode == 0 {
+		mode = dorrit.DefaultSocketMode
+	}
 	l, err := u.ListenFunc("unix", path, func() (net.Listener, error) {
-		return dorrit.ListenSocket(o)
+		ul, _, err := unixsocket.Create(unixsocket.Spec{Path: path, Mode: mode, User: o.SocketUser, Group: o.SocketGroup})
+		return ul, err
 	})
 	if err != nil {
 		return nil, err
@@ -221,27 +218,11 @@ func (u *Upgrader) pass(network, address string, l net.Listener, systemd bool) (
 		// The file outlives this process when a new one took the socket.
 		ul.SetUnlinkOnClose(false)
 		if !systemd {
-			pl.file = statSocket(ul.Addr().String())
+			pl.file = unixsocket.Identify(ul.Addr().String())
 		}
 	}
 	u.passed = append(u.passed, pl)
 	return l, nil
-}
-
-func statSocket(path string) *unixFile {
-	var st syscall.Stat_t
-	if syscall.Lstat(path, &st) != nil {
-		return nil
-	}
-	return &unixFile{path: path, dev: uint64(st.Dev), ino: st.Ino}
-}
-
-// remove unlinks the socket file if it is still the one this process had.
-func (f *unixFile) remove() {
-	var st syscall.Stat_t
-	if syscall.Lstat(f.path, &st) == nil && uint64(st.Dev) == f.dev && st.Ino == f.ino {
-		os.Remove(f.path)
-	}
 }
 
 // sameAddress reports whether a listener at got is the one asked for as
@@ -368,7 +349,7 @@ func (u *Upgrader) Stop() {
 	for _, pl := range u.passed {
 		pl.f.Close()
 		if !handedOn && pl.file != nil {
-			pl.file.remove()
+			pl.file.Remove()
 		}
 	}
 	for _, l := range u.systemd {

@@ -107,6 +107,17 @@ func Listen(s Spec) (*net.UnixListener, error) {
 	return ul, nil
 }
 
+// Identify names the socket file now at path, for a listener that did not
+// create it (one inherited from another process) but must remove it at
+// the end; nil when there is none.
+func Identify(path string) *File {
+	var st syscall.Stat_t
+	if syscall.Lstat(path, &st) != nil {
+		return nil
+	}
+	return &File{path: path, dev: uint64(st.Dev), ino: st.Ino}
+}
+
 // Remove unlinks the socket file if it is still the one Create made.
 func (f *File) Remove() {
 	var st syscall.Stat_t
