@@ -6,7 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net/http"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/dorritgo/dorrit"
@@ -143,4 +147,152 @@ func ExampleServer_configure() {
 	// Output:
 	// the listener will ping after 5s
 	// true
+}
+
+// A daemon that keeps its own main takes the pieces it wants. The order
+// matters: the pidfile first (a second instance changes nothing), then
+// the sockets as root, then the privilege drop.
+func ExampleDropPrivileges() {
+	pf, err := lifecycle.LockPidfile("/run/notify.pid")
+	if err != nil {
+		log.Fatal(err) // *AlreadyRunningError: another instance runs
+	}
+	defer pf.Remove()
+	ln, err := dorrit.Listen(dorrit.Options{Path: "/run/notify.socket", SocketGroup: "www-data"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	acct, err := lifecycle.DropPrivileges("nobody", "") // -u and -g's defaults
+	switch {
+	case errors.Is(err, lifecycle.ErrNotRoot):
+		log.Print(err) // a development run as oneself
+	case err != nil:
+		log.Fatal(err)
+	default:
+		log.Print("running as ", acct)
+	}
+	// … serve ln
+}
+
+// A second instance is refused while the first holds the pidfile.
+func ExampleLockPidfile() {
+	path := filepath.Join(os.TempDir(), "example-lockpidfile.pid")
+	pf, err := lifecycle.LockPidfile(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pf.Remove()
+
+	// The same from another process (here: another descriptor).
+	_, err = lifecycle.LockPidfile(path)
+	var running *lifecycle.AlreadyRunningError
+	fmt.Println(errors.As(err, &running), running.PID == os.Getpid())
+	// Output: true true
+}
+
+// Under systemd (Type=notify-reload, WatchdogSec=), a daemon says when it
+// is ready, reloading and stopping, shows a status line and pings the
+// watchdog. Without NOTIFY_SOCKET, Notify does nothing.
+func ExampleNotify() {
+	lifecycle.Notify("READY=1")
+	if d := lifecycle.WatchdogInterval(); d > 0 {
+		go func() {
+			for range time.Tick(d / 2) {
+				lifecycle.Notify("WATCHDOG=1")
+			}
+		}()
+	}
+	lifecycle.Notify("STATUS=42 browsers connected")
+	// … on SIGTERM:
+	lifecycle.Notify("STOPPING=1")
+}
+
+// Sockets from systemd's socket activation (a .socket unit with
+// ListenStream=/run/notify.socket): the UNIX one is the dorrit socket.
+func ExampleSystemdListeners() {
+	ls, err := lifecycle.SystemdListeners()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, l := range ls {
+		if l.Addr().Network() == "unix" {
+			ln, err := dorrit.Listen(dorrit.Options{Listener: l})
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer ln.Close()
+			// … serve ln
+		}
+	}
+}
+
+// An existing daemon with an HTTP API and a dorrit endpoint upgrades on
+// SIGHUP: the new binary inherits both listeners and the pidfile, so
+// nothing binds twice and no connection is refused. examples/notify is
+// the whole program.
+func ExampleUpgrader() {
+	up, err := lifecycle.NewUpgrader() // what the old process or systemd passed
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer up.Stop()
+	pf, err := up.LockPidfile("/run/notify.pid")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pf.Remove()
+	apiListener, err := up.Listen("tcp", "127.0.0.1:8080")
+	if err != nil {
+		log.Fatal(err)
+	}
+	sock, err := up.ListenDorrit(dorrit.Options{Path: "/run/notify.socket", SocketGroup: "www-data"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := lifecycle.DropPrivileges("nobody", ""); err != nil && !errors.Is(err, lifecycle.ErrNotRoot) {
+		log.Fatal(err)
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM)
+	if err := up.Ready(); err != nil { // an upgraded process waits here for the old one to let go
+		log.Fatal(err)
+	}
+
+	ln, err := dorrit.Listen(dorrit.Options{Listener: sock})
+	if err != nil {
+		log.Fatal(err)
+	}
+	api := &http.Server{Handler: http.NotFoundHandler()}
+	go api.Serve(apiListener)
+	// … go accept(ln)
+
+	for stop := false; !stop; {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGTERM {
+				lifecycle.Notify("STOPPING=1")
+				stop = true
+				break
+			}
+			go func() {
+				if err := up.Upgrade(context.Background()); err != nil {
+					log.Print(err) // the new binary failed: this one serves on
+				}
+			}()
+		case <-up.Upgraded():
+			stop = true
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Stop taking requests; those taken finish. (Shutdown drops a
+	// connection accepted whose request it has not read yet:
+	// examples/notify waits for those first.)
+	api.Shutdown(ctx)
+	ln.Close()       // stop accepting WebSockets
+	// … wait until the accept loop has seen Accept fail: every handshake
+	// in progress was handed out
+	up.Release()     // the new process starts accepting
+	ln.Shutdown(ctx) // queues delivered, then 1001: clients reconnect to the new process
 }
