@@ -290,7 +290,7 @@ func ExampleUpgrader() {
 	// connection accepted whose request it has not read yet:
 	// examples/notify waits for those first.)
 	api.Shutdown(ctx)
-	ln.Close()       // stop accepting WebSockets
+	ln.Close() // stop accepting WebSockets
 	// … wait until the accept loop has seen Accept fail: every handshake
 	// in progress was handed out
 	up.Release()     // the new process starts accepting
