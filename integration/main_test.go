@@ -15,6 +15,7 @@ var (
 	dorritctlBin string
 	echoBin      string
 	pubsubBin    string
+	notifyBin    string
 )
 
 func TestMain(m *testing.M) {
@@ -35,11 +36,13 @@ func run(m *testing.M) int {
 	dorritctlBin = filepath.Join(dir, "dorritctl")
 	echoBin = filepath.Join(dir, "echo")
 	pubsubBin = filepath.Join(dir, "pubsub")
+	notifyBin = filepath.Join(dir, "notify")
 	// Each from its own module's directory (examples/pubsub is a module of
 	// its own), so that this module needs none of their dependencies.
 	for _, b := range []struct{ out, dir, pkg string }{
 		{dorritctlBin, "..", "./cmd/dorritctl"},
 		{echoBin, "..", "./examples/echo"},
+		{notifyBin, "..", "./examples/notify"},
 		{pubsubBin, "../examples/pubsub", "."},
 	} {
 		build := exec.Command("go", "build", "-o", b.out, b.pkg)

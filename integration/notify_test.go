@@ -1,0 +1,454 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// notifyDaemon is examples/notify started as root, behind nginx: its API
+// on a loopback port of its own, its browsers through nginx.
+type notifyDaemon struct {
+	api, site, pidfile string
+	out                *syncBuffer
+}
+
+// startNotify starts examples/notify (dropping to nobody, its socket in
+// nobody's group, which nginx's workers are in) and nginx with the
+// configuration dorritctl prints for it.
+func startNotify(t *testing.T) *notifyDaemon {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CI runs as root): the daemon takes /run-like pidfile and socket as root and drops to nobody")
+	}
+	dir := sharedDir(t)
+	sock := filepath.Join(dir, "notify.socket")
+	d := &notifyDaemon{api: "127.0.0.1:" + freePort(t), pidfile: filepath.Join(dir, "notify.pid"), out: &syncBuffer{}}
+	cmd := exec.Command(notifyBin, "-l", sock, "-api", d.api, "-pidfile", d.pidfile, "-g", nobodyGroup(t))
+	cmd.Env = append(os.Environ(), "NOTIFY_SECRET=integration")
+	cmd.Stdout, cmd.Stderr = d.out, d.out
+	// Its own process group, which upgraded processes stay in: the
+	// cleanup ends them all.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		if t.Failed() {
+			t.Logf("notify said:\n%s", d.out.String())
+		}
+	})
+	waitDial(t, "tcp", d.api, done)
+
+	d.site = "127.0.0.1:" + freePort(t)
+	conf := generated(t, "nginx", "notify", "--socket", sock, "--listen", d.site, "--location", "/notify")
+	startNginx(t, conf, d.site)
+	return d
+}
+
+// pid is the serving process, as the pidfile says.
+func (d *notifyDaemon) pid(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile(d.pidfile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid == 0 {
+		t.Fatalf("pidfile %s: %q, %v", d.pidfile, b, err)
+	}
+	return pid
+}
+
+func (d *notifyDaemon) token(t *testing.T, user string) string {
+	t.Helper()
+	var v struct{ Token string }
+	if err := getJSON("http://"+d.api+"/token?user="+url.QueryEscape(user), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v.Token
+}
+
+func getJSON(u string, v any) error {
+	resp, err := http.Get(u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// poster posts notifications on connections of its own, never reused, so
+// that a refused or dropped request shows as an error, not as a retry.
+var poster = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+// post sends POST /notify and returns the notification's ID.
+func (d *notifyDaemon) post(user, text string) (int64, error) {
+	body, _ := json.Marshal(map[string]string{"user": user, "text": text})
+	resp, err := poster.Post("http://"+d.api+"/notify", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var v struct{ ID int64 }
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return 0, fmt.Errorf("POST /notify: %s: %s", resp.Status, b)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&v)
+	return v.ID, err
+}
+
+// dial connects a browser of user through nginx, with a browser's Origin;
+// since > 0 asks for what it missed after that notification.
+func (d *notifyDaemon) dial(ctx context.Context, user, token string, since int64) (*websocket.Conn, *http.Response, error) {
+	q := url.Values{"user": {user}, "token": {token}}
+	if since > 0 {
+		q.Set("since", strconv.FormatInt(since, 10))
+	}
+	return websocket.Dial(ctx, "ws://"+d.site+"/notify?"+q.Encode(), &websocket.DialOptions{
+		HTTPHeader: http.Header{"Origin": {"http://" + d.site}},
+	})
+}
+
+type received struct {
+	ID   int64
+	User string
+	Text string
+}
+
+func readNote(ctx context.Context, c *websocket.Conn) (received, error) {
+	var n received
+	_, b, err := c.Read(ctx)
+	if err != nil {
+		return n, err
+	}
+	err = json.Unmarshal(b, &n)
+	return n, err
+}
+
+// Identity from Authorize reaches the connection: a notification for
+// alice reaches alice's browsers only, one for everyone reaches all, and
+// a wrong token is refused before any upgrade.
+func TestNotifyIdentityThroughNginx(t *testing.T) {
+	d := startNotify(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	alice, _, err := d.dial(ctx, "alice", d.token(t, "alice"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, _, err := d.dial(ctx, "bob", d.token(t, "bob"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct{ user, text string }{{"alice", "for alice"}, {"bob", "for bob"}, {"", "for everyone"}} {
+		if _, err := d.post(p.user, p.text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		conn *websocket.Conn
+		want []string
+	}{{"alice", alice, []string{"for alice", "for everyone"}}, {"bob", bob, []string{"for bob", "for everyone"}}} {
+		for _, want := range c.want {
+			n, err := readNote(ctx, c.conn)
+			if err != nil || n.Text != want {
+				t.Errorf("%s received %+v, %v; want %q", c.name, n, err, want)
+			}
+		}
+	}
+
+	_, resp, err := d.dial(ctx, "mallory", d.token(t, "alice"), 0)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a wrong token: %v, %v; want 403", resp, err)
+	}
+}
+
+// A notification sent right after a browser's Dial returned reaches it:
+// the accept loop registers a connection before its 101 leaves.
+func TestNotifyRegistrationThroughNginx(t *testing.T) {
+	d := startNotify(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const rounds = 200
+	missed := 0
+	for i := range rounds {
+		user := fmt.Sprintf("user%d", i)
+		c, _, err := d.dial(ctx, user, d.token(t, user), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.post(user, "welcome"); err != nil {
+			t.Fatal(err)
+		}
+		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+		if n, err := readNote(rctx, c); err != nil || n.Text != "welcome" {
+			missed++
+		}
+		rcancel()
+		c.CloseNow()
+	}
+	if missed > 0 {
+		t.Errorf("%d of %d browsers missed the notification sent right after they connected", missed, rounds)
+	}
+}
+
+// SIGTERM: the API stops taking requests, every notification queued for
+// a browser that has not read it yet is delivered, then 1001.
+func TestNotifySIGTERMDeliversEverything(t *testing.T) {
+	d := startNotify(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const browsers, notes = 4, 150 // under the 200 frames a browser may be behind
+	var conns []*websocket.Conn
+	for i := range browsers {
+		user := fmt.Sprintf("reader%d", i)
+		c, _, err := d.dial(ctx, user, d.token(t, user), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadLimit(1 << 20)
+		conns = append(conns, c)
+	}
+	// Nobody reads while they pile up: long texts, so that the sockets'
+	// buffers hold only part of them and the rest waits in dorrit's queues.
+	text := strings.Repeat("n", 8<<10)
+	var ids []int64
+	for i := range notes {
+		id, err := d.post("", fmt.Sprintf("%d %s", i, text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	pid := d.pid(t)
+	syscall.Kill(pid, syscall.SIGTERM)
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Go(func() {
+			got := 0
+			for {
+				n, err := readNote(ctx, c)
+				if err != nil {
+					if got != notes || websocket.CloseStatus(err) != websocket.StatusGoingAway {
+						t.Errorf("browser %d: %d of %d notifications, then %v; want all, then 1001", i, got, notes, err)
+					}
+					return
+				}
+				if n.ID != ids[got] {
+					t.Errorf("browser %d: notification %d is %d; want %d", i, got, n.ID, ids[got])
+					return
+				}
+				got++
+			}
+		})
+	}
+	wg.Wait()
+	waitGone(t, pid)
+	if !strings.Contains(d.out.String(), "stopped") {
+		t.Errorf("the daemon did not report a clean stop:\n%s", d.out.String())
+	}
+}
+
+// waitGone waits until process pid has ended.
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(b), ") Z ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d still running after 20 s", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// follower is a browser that reads notifications and, when its
+// connection closes, reconnects with ?since= the last one it got.
+type follower struct {
+	user       string
+	mu         sync.Mutex
+	ids        []int64
+	reconnects int
+	err        error
+}
+
+func (f *follower) run(ctx context.Context, d *notifyDaemon, token string, c *websocket.Conn) {
+	for {
+		n, err := readNote(ctx, c)
+		if err == nil {
+			f.mu.Lock()
+			f.ids = append(f.ids, n.ID)
+			f.mu.Unlock()
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if code := websocket.CloseStatus(err); code != websocket.StatusGoingAway {
+			f.fail(fmt.Errorf("connection ended with %v; want 1001 from a draining process", err))
+			return
+		}
+		f.mu.Lock()
+		since := int64(0)
+		if len(f.ids) > 0 {
+			since = f.ids[len(f.ids)-1]
+		}
+		f.reconnects++
+		f.mu.Unlock()
+		for {
+			c, _, err = d.dial(ctx, f.user, token, since)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			f.fail(fmt.Errorf("reconnect: %w", err))
+			return
+		}
+	}
+}
+
+func (f *follower) fail(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		f.err = err
+	}
+}
+
+func (f *follower) got() []int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]int64(nil), f.ids...)
+}
+
+// SIGHUP under a steady stream of POST /notify: the new binary takes the
+// API's port and the dorrit socket over, the API refuses no request, and
+// every browser, moved to the new process by 1001 and its reconnection,
+// receives every notification meant for it once and in order. Twice.
+func TestNotifyUpgradeLosesNothing(t *testing.T) {
+	d := startNotify(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const browsers = 6
+	var followers []*follower
+	for i := range browsers {
+		f := &follower{user: fmt.Sprintf("follower%d", i%3)} // two browsers a user
+		token := d.token(t, f.user)
+		c, _, err := d.dial(ctx, f.user, token, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		followers = append(followers, f)
+		go f.run(ctx, d, token, c)
+	}
+
+	var mu sync.Mutex
+	var sent []received // every notification the API accepted, in order
+	var postErrs []error
+	stop := make(chan struct{})
+	posted := make(chan struct{})
+	go func() {
+		defer close(posted)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			user := ""
+			if i%2 == 1 {
+				user = fmt.Sprintf("follower%d", i%3)
+			}
+			id, err := d.post(user, strconv.Itoa(i))
+			mu.Lock()
+			if err != nil {
+				postErrs = append(postErrs, err)
+			} else {
+				sent = append(sent, received{ID: id, User: user})
+			}
+			mu.Unlock()
+		}
+	}()
+	countSent := func() int { mu.Lock(); defer mu.Unlock(); return len(sent) }
+
+	pid := d.pid(t)
+	for round := range 2 {
+		before := countSent()
+		waitUntil(t, "notifications flowing", func() bool { return countSent() > before+50 })
+		syscall.Kill(pid, syscall.SIGHUP)
+		waitUntil(t, "the new process in the pidfile", func() bool {
+			b, _ := os.ReadFile(d.pidfile)
+			p, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			return p != 0 && p != pid
+		})
+		waitGone(t, pid)
+		next := d.pid(t)
+		t.Logf("round %d: %d → %d after %d notifications", round, pid, next, countSent())
+		pid = next
+	}
+	before := countSent()
+	waitUntil(t, "notifications flowing after the upgrades", func() bool { return countSent() > before+50 })
+	close(stop)
+	<-posted
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(postErrs) > 0 {
+		t.Errorf("the API failed %d of %d requests during the upgrades; first: %v", len(postErrs), len(postErrs)+len(sent), postErrs[0])
+	}
+	for i, f := range followers {
+		var want []int64
+		for _, n := range sent {
+			if n.User == "" || n.User == f.user {
+				want = append(want, n.ID)
+			}
+		}
+		waitUntil(t, fmt.Sprintf("browser %d to catch up", i), func() bool { return len(f.got()) >= len(want) || f.err != nil })
+		got := f.got()
+		if f.err != nil {
+			t.Errorf("browser %d: %v", i, f.err)
+		}
+		if !slicesEqual(got, want) {
+			t.Errorf("browser %d (%s): received %d notifications, want %d; first difference at %d", i, f.user, len(got), len(want), firstDiff(got, want))
+		}
+		t.Logf("browser %d: %d notifications, %d reconnections", i, len(got), f.reconnects)
+	}
+}
+
+func slicesEqual(a, b []int64) bool { return firstDiff(a, b) < 0 }
+
+func firstDiff(a, b []int64) int {
+	for i := range max(len(a), len(b)) {
+		if i >= len(a) || i >= len(b) || a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
+}
+
