@@ -451,4 +451,3 @@ func firstDiff(a, b []int64) int {
 	}
 	return -1
 }
-
