@@ -242,6 +242,14 @@ func TestUpgradeHandsOverBothListeners(t *testing.T) {
 		if b, _ := os.ReadFile(e.pidfile); strings.TrimSpace(string(b)) != strconv.Itoa(next) {
 			t.Errorf("round %d: pidfile says %q; want %d", round, b, next)
 		}
+		// The new process accepts only once the old one has let go: on
+		// their shared stderr, the old one's "releasing" comes first.
+		s := e.stderr()
+		rel := regexp.MustCompile(fmt.Sprintf(`apidaemon\[%d\]: .*releasing`, pid)).FindStringIndex(s)
+		acc := regexp.MustCompile(fmt.Sprintf(`apidaemon\[%d\]: .*accepting`, next)).FindStringIndex(s)
+		if rel == nil || acc == nil || acc[0] < rel[0] {
+			t.Errorf("round %d: the new process accepted before the old one released:\n%s", round, s)
+		}
 		pid = next
 	}
 	if s := e.stderr(); strings.Contains(s, "address already in use") {

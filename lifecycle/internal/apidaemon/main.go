@@ -121,6 +121,9 @@ func main() {
 	srv.Shutdown(ctx)
 	ln.Close()   // stop accepting WebSockets
 	<-accepted   // the handshakes in progress are handed out
+	if handover {
+		log.Print("releasing")
+	}
 	up.Release() // the new process starts accepting
 	// Conversations begun just before the hand-over get their answers, as
 	// under Run (Server.UpgradeGrace); SIGTERM drains at once.
