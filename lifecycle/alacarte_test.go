@@ -35,7 +35,7 @@ func TestAlacarteChild(t *testing.T) {
 		locked := make(chan int)
 		go func() {
 			runtime.LockOSThread()
-			locked <- syscall.Gettid()
+			locked <- threadID()
 			select {}
 		}()
 		tid := <-locked
@@ -135,6 +135,9 @@ func threadIDs(t *testing.T, pid int) map[string]string {
 // back: checked from outside, in /proc.
 func TestDropPrivileges(t *testing.T) {
 	needRoot(t)
+	if runtime.GOOS != "linux" {
+		t.Skip("reads the threads' IDs in Linux's /proc")
+	}
 	uid, gid := nobodyIDs(t)
 	// Started as root with supplementary groups, which must go too.
 	line, pid, _ := child(t, "drop", &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{4, 100}})
