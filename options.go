@@ -82,7 +82,9 @@ type Options struct {
 
 	// Authorize, when set, runs on the forwarded upgrade request before the
 	// 101 answer. A non-nil error refuses the connection with 403 and the
-	// error's text; nothing is upgraded.
+	// error's text; nothing is upgraded. Otherwise the value it returns
+	// (the user the session cookie names, say) is the connection's Value,
+	// so the application need not parse the request a second time.
 	//
 	// Authorize is bounded by HandshakeTimeout. It runs on a goroutine of
 	// its own, concurrently with other handshakes' calls. r.Context() ends
@@ -95,7 +97,7 @@ type Options struct {
 	// r.Context() is done, or each hanging call keeps a goroutine. r.Body is
 	// empty (http.NoBody). r.Header becomes the connection's Header(), so
 	// Authorize should not change it, nor leave goroutines behind that read it.
-	Authorize func(r *http.Request) error
+	Authorize func(r *http.Request) (any, error)
 
 	// HandshakeTimeout bounds reading the upgrade request and writing the
 	// answer. 0 means 10s.
@@ -155,6 +157,15 @@ func (o Options) MaxPayload() int {
 		return DefaultBufferSize - bufferOverhead
 	}
 	return o.BufferSize - bufferOverhead
+}
+
+// Validate reports what Listen would refuse in o (an error matching
+// ErrInvalidOptions) without creating anything, so that a daemon can check
+// its configuration before it starts; users and groups are looked up only
+// by Listen.
+func (o Options) Validate() error {
+	_, err := o.withDefaults()
+	return err
 }
 
 // withDefaults checks o and fills in the defaults.
