@@ -99,8 +99,9 @@ type Options struct {
 	// Authorize should not change it, nor leave goroutines behind that read it.
 	Authorize func(r *http.Request) (any, error)
 
-	// HandshakeTimeout bounds reading the upgrade request and writing the
-	// answer. 0 means 10s.
+	// HandshakeTimeout bounds reading the upgrade request and Authorize,
+	// and writing a refusal. (The 101 leaves once the application has the
+	// connection: see Listener.Accept.) 0 means 10s.
 	HandshakeTimeout time.Duration
 
 	// SocketUser and SocketGroup, when set, own the socket file (names or
