@@ -192,7 +192,7 @@ func newMessageConn(ln *Listener, nc *net.UnixConn, req *http.Request, protocol 
 		host:       unique.Make(req.Host).Value(), // one copy per virtual host, not per connection
 		requestURI: req.RequestURI,
 		protocol:   protocol,
-		maxPayload: ln.opts.MaxPayload(),
+		maxPayload: ln.opts.maxPayload(),
 	}
 	// The other callbacks and channels are made on first use: an idle
 	// connection only ever waits to read.

@@ -152,8 +152,8 @@ type Options struct {
 	Listener net.Listener
 }
 
-// MaxPayload is the largest payload of a message or fragment with these options.
-func (o Options) MaxPayload() int {
+// maxPayload is the largest payload of a message or fragment with these options.
+func (o Options) maxPayload() int {
 	if o.BufferSize == 0 {
 		return DefaultBufferSize - bufferOverhead
 	}
