@@ -111,7 +111,7 @@ func run(socket, apiAddr, pidfile, userName, groupName string, drain time.Durati
 		return err
 	}
 
-	d.ws, err = dorrit.Listen(dorrit.Options{Listener: sock, Authorize: authorizeShim(d.authorize)})
+	d.ws, err = dorrit.Listen(dorrit.Options{Listener: sock, Authorize: d.authorize})
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (d *daemon) accept() {
 		if err != nil {
 			return // closed
 		}
-		user := userOf(c)
+		user := c.Value().(string) // what authorize returned
 		since, _ := strconv.ParseInt(c.URL().Query().Get("since"), 10, 64)
 		d.hub.register(c, user, since)
 		go func() {
