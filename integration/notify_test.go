@@ -273,6 +273,101 @@ func TestNotifySIGTERMDeliversEverything(t *testing.T) {
 	}
 }
 
+// A browser that falls 200 notifications behind is dropped with 1008,
+// without holding up the others; reconnecting with ?since= it catches up
+// from the history.
+func TestNotifySlowBrowserDropped(t *testing.T) {
+	d := startNotify(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fast, _, err := d.dial(ctx, "fast", d.token(t, "fast"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slowToken := d.token(t, "slow")
+	slow, _, err := d.dial(ctx, "slow", slowToken, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast.SetReadLimit(1 << 20)
+	slow.SetReadLimit(1 << 20)
+	const notes = 1000 // within the history of 1024
+	fastGot := make(chan int)
+	go func() {
+		got := 0
+		for got < notes {
+			if _, err := readNote(ctx, fast); err != nil {
+				break
+			}
+			got++
+		}
+		fastGot <- got
+	}()
+	text := strings.Repeat("s", 16<<10) // 16 MB: more than the buffers of the sockets and nginx hold
+	var ids []int64
+	for i := range notes {
+		id, err := d.post("", fmt.Sprintf("%d %s", i, text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if got := <-fastGot; got != notes {
+		t.Errorf("the fast browser got %d of %d", got, notes)
+	}
+
+	// The slow browser reads at last: what was queued, then 1008.
+	var last int64
+	for {
+		n, err := readNote(ctx, slow)
+		if err != nil {
+			if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+				t.Fatalf("the slow browser's connection ended with %v; want 1008", err)
+			}
+			break
+		}
+		last = n.ID
+	}
+	if last == ids[notes-1] {
+		t.Fatalf("the slow browser got every notification: it was never behind")
+	}
+	var st struct {
+		Hub struct {
+			DroppedSlow int `json:"dropped_slow"`
+		}
+	}
+	if err := getJSON("http://"+d.api+"/stats", &st); err != nil || st.Hub.DroppedSlow != 1 {
+		t.Errorf("/stats: %+v, %v; want dropped_slow 1", st, err)
+	}
+	slow, _, err = d.dial(ctx, "slow", slowToken, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.SetReadLimit(1 << 20)
+	// A queue's worth at a time: each ends with 1013, and the browser
+	// comes back for more.
+	reconnects := 0
+	for last != ids[notes-1] {
+		n, err := readNote(ctx, slow)
+		if websocket.CloseStatus(err) == 1013 {
+			reconnects++
+			if slow, _, err = d.dial(ctx, "slow", slowToken, last); err != nil {
+				t.Fatal(err)
+			}
+			slow.SetReadLimit(1 << 20)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("catching up after %d: %v", last, err)
+		}
+		if n.ID <= last {
+			t.Fatalf("catching up: %d after %d", n.ID, last)
+		}
+		last = n.ID
+	}
+	t.Logf("caught up with %d reconnections", reconnects)
+}
+
 // waitGone waits until process pid has ended.
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
@@ -310,7 +405,7 @@ func (f *follower) run(ctx context.Context, d *notifyDaemon, token string, c *we
 		if ctx.Err() != nil {
 			return
 		}
-		if code := websocket.CloseStatus(err); code != websocket.StatusGoingAway {
+		if code := websocket.CloseStatus(err); code != websocket.StatusGoingAway && code != 1013 {
 			f.fail(fmt.Errorf("connection ended with %v; want 1001 from a draining process", err))
 			return
 		}

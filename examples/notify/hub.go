@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -34,17 +35,31 @@ type hub struct {
 
 func newHub() *hub { return &hub{conns: map[*dorrit.MessageConn]string{}} }
 
+// tryAgainLater (1013) tells a browser that missed more notifications
+// than its queue holds to come back for the rest.
+const tryAgainLater dorrit.StatusCode = 1013
+
 // register adds c for user, after sending it what it missed since the
 // notification since (none when since is 0). Both happen under the lock
 // that notify takes, so a notification is either replayed or delivered
-// live, never both, never neither.
+// live, never both, never neither. A browser that missed more than its
+// queue holds (200) gets that much and 1013, and comes back with a later
+// since for the rest.
 func (h *hub) register(c *dorrit.MessageConn, user string, since int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if since > 0 {
 		for _, n := range h.history {
-			if n.ID > since && (n.User == "" || n.User == user) {
-				c.WritePrepared(n.msg)
+			if n.ID <= since || (n.User != "" && n.User != user) {
+				continue
+			}
+			if err := c.WritePrepared(n.msg); err != nil {
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					c.CloseWith(ctx, tryAgainLater, "more to catch up: reconnect with since")
+				}()
+				return
 			}
 		}
 	}
