@@ -222,7 +222,7 @@ func TestNotifySIGTERMDeliversEverything(t *testing.T) {
 	d := startNotify(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	const browsers, notes = 4, 150 // under the 200 frames a browser may be behind
+	const browsers, notes = 4, 180 // under the 200 frames a browser may be behind
 	var conns []*websocket.Conn
 	for i := range browsers {
 		user := fmt.Sprintf("reader%d", i)
@@ -235,7 +235,7 @@ func TestNotifySIGTERMDeliversEverything(t *testing.T) {
 	}
 	// Nobody reads while they pile up: long texts, so that the sockets'
 	// buffers hold only part of them and the rest waits in dorrit's queues.
-	text := strings.Repeat("n", 8<<10)
+	text := strings.Repeat("n", 60<<10) // 10 MB a browser: more than the buffers of the sockets and nginx hold
 	var ids []int64
 	for i := range notes {
 		id, err := d.post("", fmt.Sprintf("%d %s", i, text))
