@@ -119,8 +119,8 @@ func main() {
 	<-served
 	fresh.wait(ctx)
 	srv.Shutdown(ctx)
-	ln.Close()   // stop accepting WebSockets
-	<-accepted   // the handshakes in progress are handed out
+	ln.Close() // stop accepting WebSockets
+	<-accepted // the handshakes in progress are handed out
 	if handover {
 		log.Print("releasing")
 	}
