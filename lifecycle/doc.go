@@ -116,4 +116,17 @@
 // Type=notify-reload), STOPPING=1 and STATUS= with the open connections
 // (every 2 s) go to NOTIFY_SOCKET; with WatchdogSec=, WATCHDOG=1 goes every
 // half interval while a server process sends its heartbeat.
+//
+// # À la carte
+//
+// A daemon that has a main of its own (an HTTP API, other listeners,
+// its own flags) does not call Run, which re-executes the whole binary:
+// its main would run again in every process, and open its API twice. It
+// takes the pieces instead, each without re-execution: LockPidfile
+// (*AlreadyRunningError for a second instance), DropPrivileges (in place,
+// every thread, -u/-g's defaults), Notify and WatchdogInterval (systemd's
+// notifications), SystemdListeners (socket activation), and an Upgrader,
+// which on SIGHUP starts the new binary with every listening socket and
+// the pidfile inherited and hands over without refusing a connection.
+// examples/notify is such a daemon.
 package lifecycle

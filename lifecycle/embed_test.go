@@ -376,3 +376,21 @@ func TestSocketActivation(t *testing.T) {
 		t.Errorf("systemd's socket file was removed: %v", err)
 	}
 }
+
+// SIGTERM while a new binary is starting stops the daemon: the new
+// process is killed, not left serving, and the socket and the pidfile go.
+func TestStopDuringUpgrade(t *testing.T) {
+	needRoot(t)
+	e, pid := startEmbedded(t, nil, "-ready-delay", "20s")
+	syscall.Kill(pid, syscall.SIGHUP)
+	m := e.waitLine(t, regexp.MustCompile(`apidaemon\[(\d+)\]: .*waiting 20s before Ready`))
+	next, _ := strconv.Atoi(m[1])
+	syscall.Kill(pid, syscall.SIGTERM)
+	waitGone(t, pid)
+	waitGone(t, next)
+	for _, f := range []string{e.sock, e.pidfile} {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("%s left behind", f)
+		}
+	}
+}

@@ -27,7 +27,8 @@ import (
 // success hands the service's main PID to the new process with
 // MAINPID= and READY=1; on failure READY=1 says that this one serves on.
 // One Upgrade runs at a time; after a successful one, or after Stop,
-// Upgrade fails. A process an Upgrade started can upgrade once it is
+// Upgrade fails; Stop during an Upgrade ends it (the new process is
+// killed), so that a stop is not undone by a process that goes on. A process an Upgrade started can upgrade once it is
 // Ready.
 func (u *Upgrader) Upgrade(ctx context.Context) error {
 	u.upgrading.Lock()
@@ -57,9 +58,13 @@ func (u *Upgrader) Upgrade(ctx context.Context) error {
 	u.mu.Unlock()
 
 	Notify("RELOADING=1")
-	pid, control, err := startUpgrade(ctx, h, files)
+	pid, control, err := startUpgrade(ctx, u.stopping, h, files)
 	if err != nil {
-		Notify("READY=1")
+		select {
+		case <-u.stopping:
+		default:
+			Notify("READY=1") // this one serves on
+		}
 		return err
 	}
 	u.mu.Lock()
@@ -78,7 +83,7 @@ func (u *Upgrader) Upgrade(ctx context.Context) error {
 // startUpgrade starts the new process with files from descriptor 4 on and
 // its end of a control socket on 3, and waits for its READY. It returns
 // the new process's pid and this process's end of the control socket.
-func startUpgrade(ctx context.Context, h handover, files []*os.File) (int, *os.File, error) {
+func startUpgrade(ctx context.Context, stopping <-chan struct{}, h handover, files []*os.File) (int, *os.File, error) {
 	path, err := os.Executable()
 	if err != nil {
 		return 0, nil, fmt.Errorf("upgrade: cannot find my own executable: %w", err)
@@ -92,7 +97,10 @@ func startUpgrade(ctx context.Context, h handover, files []*os.File) (int, *os.F
 	enc, _ := json.Marshal(h)
 	env := make([]string, 0, len(os.Environ())+1)
 	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, upgradeEnv+"=") {
+		// WATCHDOG_PID names this process: left as it is, the new one
+		// would take systemd's watchdog for another's and never ping it
+		// once it is the main PID.
+		if !strings.HasPrefix(e, upgradeEnv+"=") && !strings.HasPrefix(e, "WATCHDOG_PID=") {
 			env = append(env, e)
 		}
 	}
@@ -145,6 +153,8 @@ func startUpgrade(ctx context.Context, h handover, files []*os.File) (int, *os.F
 		return fail(fmt.Sprintf("was not ready within %v", readyWait))
 	case <-ctx.Done():
 		return fail(fmt.Sprintf("was not ready when the upgrade was given up (%v)", context.Cause(ctx)))
+	case <-stopping:
+		return fail("was not ready when this process began to stop")
 	}
 }
 

@@ -77,10 +77,12 @@ type Upgrader struct {
 	ready     bool
 	stopped   bool
 
-	upgrading sync.Mutex    // one Upgrade at a time
-	upgraded  chan struct{} // closed once a new process is ready
-	child     *os.File      // control socket to it, closed by Release
-	childPID  int
+	stopping     chan struct{} // closed when Stop begins
+	stoppingOnce sync.Once
+	upgrading    sync.Mutex    // one Upgrade at a time
+	upgraded     chan struct{} // closed once a new process is ready
+	child        *os.File      // control socket to it, closed by Release
+	childPID     int
 }
 
 // passedListener is a listener the Upgrader hands on.
@@ -98,7 +100,7 @@ var upgraderMade bool
 // SystemdListeners). Call it once, early in main, before the sockets are
 // opened; a second call fails.
 func NewUpgrader() (*Upgrader, error) {
-	u := &Upgrader{inherited: map[string]*os.File{}, upgraded: make(chan struct{})}
+	u := &Upgrader{inherited: map[string]*os.File{}, upgraded: make(chan struct{}), stopping: make(chan struct{})}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if upgraderMade {
@@ -336,9 +338,10 @@ func (u *Upgrader) Release() {
 // that dropped its privileges may not, in a directory of root's: the next
 // start replaces a stale socket file). No Upgrade is possible afterwards.
 func (u *Upgrader) Stop() {
-	u.Release()
+	u.stoppingOnce.Do(func() { close(u.stopping) })
 	u.upgrading.Lock() // an Upgrade in progress ends first
 	defer u.upgrading.Unlock()
+	u.Release()
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.stopped {

@@ -33,6 +33,7 @@ func main() {
 	userName := flag.String("u", "nobody", "user to run as")
 	groupName := flag.String("g", "", "group to run as")
 	failFile := flag.String("fail", "", "a process started by an upgrade fails while this file exists")
+	readyDelay := flag.Duration("ready-delay", 0, "a process started by an upgrade waits this long before Ready")
 	flag.Parse()
 	log.SetPrefix(fmt.Sprintf("apidaemon[%d]: ", os.Getpid()))
 
@@ -69,6 +70,10 @@ func main() {
 		if _, err := os.Stat(*failFile); err == nil {
 			log.Fatalf("failing as asked (%s exists)", *failFile)
 		}
+	}
+	if up.HasParent() && *readyDelay > 0 {
+		log.Printf("waiting %v before Ready", *readyDelay)
+		time.Sleep(*readyDelay)
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
