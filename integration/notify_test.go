@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -32,7 +33,7 @@ type notifyDaemon struct {
 // startNotify starts examples/notify (dropping to nobody, its socket in
 // nobody's group, which nginx's workers are in) and nginx with the
 // configuration dorritctl prints for it.
-func startNotify(t *testing.T) *notifyDaemon {
+func startNotify(t *testing.T, env ...string) *notifyDaemon {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (CI runs as root): the daemon takes /run-like pidfile and socket as root and drops to nobody")
@@ -41,7 +42,7 @@ func startNotify(t *testing.T) *notifyDaemon {
 	sock := filepath.Join(dir, "notify.socket")
 	d := &notifyDaemon{api: "127.0.0.1:" + freePort(t), pidfile: filepath.Join(dir, "notify.pid"), out: &syncBuffer{}}
 	cmd := exec.Command(notifyBin, "-l", sock, "-api", d.api, "-pidfile", d.pidfile, "-g", nobodyGroup(t))
-	cmd.Env = append(os.Environ(), "NOTIFY_SECRET=integration")
+	cmd.Env = append(append(os.Environ(), "NOTIFY_SECRET=integration"), env...)
 	cmd.Stdout, cmd.Stderr = d.out, d.out
 	// Its own process group, which upgraded processes stay in: the
 	// cleanup ends them all.
@@ -219,7 +220,10 @@ func TestNotifyRegistrationThroughNginx(t *testing.T) {
 // SIGTERM: the API stops taking requests, every notification queued for
 // a browser that has not read it yet is delivered, then 1001.
 func TestNotifySIGTERMDeliversEverything(t *testing.T) {
-	d := startNotify(t)
+	sd := systemdNotifications(t)
+	d := startNotify(t, "NOTIFY_SOCKET="+sd.path)
+	sd.expect(t, "READY=1")
+	sd.expect(t, "STATUS=0 browsers, 0 notifications")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const browsers, notes = 4, 180 // under the 200 frames a browser may be behind
@@ -246,6 +250,7 @@ func TestNotifySIGTERMDeliversEverything(t *testing.T) {
 	}
 	pid := d.pid(t)
 	syscall.Kill(pid, syscall.SIGTERM)
+	sd.expect(t, "STOPPING=1")
 	var wg sync.WaitGroup
 	for i, c := range conns {
 		wg.Go(func() {
@@ -449,7 +454,9 @@ func (f *follower) got() []int64 {
 // every browser, moved to the new process by 1001 and its reconnection,
 // receives every notification meant for it once and in order. Twice.
 func TestNotifyUpgradeLosesNothing(t *testing.T) {
-	d := startNotify(t)
+	sd := systemdNotifications(t)
+	d := startNotify(t, "NOTIFY_SOCKET="+sd.path)
+	sd.expect(t, "READY=1")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const browsers = 6
@@ -469,6 +476,7 @@ func TestNotifyUpgradeLosesNothing(t *testing.T) {
 	var mu sync.Mutex
 	var sent []received // every notification the API accepted
 	var postErrs []error
+	var slowest time.Duration // the longest POST: the hand-over's wait in the backlog
 	stop := make(chan struct{})
 	var posters sync.WaitGroup
 	for p := range 4 {
@@ -483,8 +491,11 @@ func TestNotifyUpgradeLosesNothing(t *testing.T) {
 				if i%2 == 1 {
 					user = fmt.Sprintf("follower%d", i%3)
 				}
+				start := time.Now()
 				id, err := d.post(user, strconv.Itoa(i))
+				took := time.Since(start)
 				mu.Lock()
+				slowest = max(slowest, took)
 				if err != nil {
 					postErrs = append(postErrs, err)
 				} else {
@@ -508,6 +519,8 @@ func TestNotifyUpgradeLosesNothing(t *testing.T) {
 		})
 		waitGone(t, pid)
 		next := d.pid(t)
+		sd.expect(t, "RELOADING=1\nMONOTONIC_USEC=")
+		sd.expect(t, fmt.Sprintf("MAINPID=%d\nREADY=1", next))
 		t.Logf("round %d: %d → %d after %d notifications", round, pid, next, countSent())
 		pid = next
 	}
@@ -520,6 +533,7 @@ func TestNotifyUpgradeLosesNothing(t *testing.T) {
 	defer mu.Unlock()
 	// IDs grow across the processes: the order a browser must see.
 	slices.SortFunc(sent, func(a, b received) int { return cmp.Compare(a.ID, b.ID) })
+	t.Logf("%d notifications posted, the slowest POST took %v", len(sent), slowest)
 	if len(postErrs) > 0 {
 		t.Errorf("the API failed %d of %d requests during the upgrades; first: %v", len(postErrs), len(postErrs)+len(sent), postErrs[0])
 	}
@@ -554,4 +568,52 @@ func firstDiff(a, b []int64) int {
 		}
 	}
 	return -1
+}
+
+// sdNotifications is a NOTIFY_SOCKET, as systemd listens on it, that the
+// daemon's account may write to.
+type sdNotifications struct {
+	path string
+	got  chan string
+}
+
+func systemdNotifications(t *testing.T) *sdNotifications {
+	t.Helper()
+	path := filepath.Join(sharedDir(t), "notify")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, 0o666)
+	t.Cleanup(func() { c.Close() })
+	sd := &sdNotifications{path: path, got: make(chan string, 1000)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			sd.got <- string(buf[:n])
+		}
+	}()
+	return sd
+}
+
+// expect waits for a notification that begins with want.
+func (sd *sdNotifications) expect(t *testing.T, want string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	var seen []string
+	for {
+		select {
+		case d := <-sd.got:
+			if strings.HasPrefix(d, want) {
+				return
+			}
+			seen = append(seen, d)
+		case <-timeout:
+			t.Fatalf("systemd was not told %q within 10 s; it was told %q", want, seen)
+		}
+	}
 }

@@ -119,7 +119,7 @@ func run(socket, apiAddr, pidfile, userName, groupName string, drain time.Durati
 	go api.serve()
 	accepted := make(chan struct{})
 	go func() { d.accept(); close(accepted) }()
-	go watchdog()
+	go d.reportToSystemd()
 	log.Printf("accepting: API on %s, browsers on %s", apiAddr, sock.Addr())
 
 	upgraded := false
@@ -194,13 +194,26 @@ func secret() []byte {
 	return []byte(s)
 }
 
-// watchdog pings systemd every half WatchdogSec= (when it asks).
-func watchdog() {
-	d := lifecycle.WatchdogInterval()
-	if d <= 0 {
+// reportToSystemd pings systemd's watchdog every half WatchdogSec= (when
+// it asks) and keeps the status line systemctl shows up to date.
+func (d *daemon) reportToSystemd() {
+	if os.Getenv("NOTIFY_SOCKET") == "" {
 		return
 	}
-	for range time.Tick(d / 2) {
-		lifecycle.Notify("WATCHDOG=1")
+	every := 2 * time.Second
+	if w := lifecycle.WatchdogInterval(); w > 0 {
+		every = min(every, w/2)
+	}
+	shown := ""
+	for range time.Tick(every) {
+		st := d.hub.stats()
+		status := fmt.Sprintf("STATUS=%d browsers, %d notifications", st.Browsers, st.Sent)
+		if status != shown {
+			lifecycle.Notify(status)
+			shown = status
+		}
+		if lifecycle.WatchdogInterval() > 0 {
+			lifecycle.Notify("WATCHDOG=1")
+		}
 	}
 }
