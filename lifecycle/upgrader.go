@@ -72,9 +72,9 @@ type handedFile struct {
 // them, and its binary must be executable by that account.
 type Upgrader struct {
 	mu        sync.Mutex
-	inherited map[string]*os.File // from the parent process, by key, not yet taken
-	systemd   []net.Listener      // from systemd, not yet taken
-	passed    []*passedListener   // what a new process gets
+	inherited map[string]inheritedFile // from the parent process, by key, not yet taken
+	systemd   []net.Listener           // from systemd, not yet taken
+	passed    []*passedListener        // what a new process gets
 	pidfile   *Pidfile
 	parent    *os.File // control socket to the parent process; nil in the first
 	ready     bool
@@ -86,6 +86,12 @@ type Upgrader struct {
 	upgraded     chan struct{} // closed once a new process is ready
 	child        *os.File      // control socket to it, closed by Release
 	childPID     int
+}
+
+// inheritedFile is a descriptor the parent process passed.
+type inheritedFile struct {
+	f       *os.File
+	systemd bool // systemd's socket, passed on: never unlinked
 }
 
 // passedListener is a listener the Upgrader hands on.
@@ -103,7 +109,7 @@ var upgraderMade bool
 // SystemdListeners). Call it once, early in main, before the sockets are
 // opened; a second call fails.
 func NewUpgrader() (*Upgrader, error) {
-	u := &Upgrader{inherited: map[string]*os.File{}, upgraded: make(chan struct{}), stopping: make(chan struct{})}
+	u := &Upgrader{inherited: map[string]inheritedFile{}, upgraded: make(chan struct{}), stopping: make(chan struct{})}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if upgraderMade {
@@ -122,10 +128,7 @@ func NewUpgrader() (*Upgrader, error) {
 		u.parent = os.NewFile(uintptr(h.Control), "upgrade control")
 		for _, hf := range h.Files {
 			unix.CloseOnExec(hf.FD)
-			u.inherited[hf.key()] = os.NewFile(uintptr(hf.FD), hf.Addr)
-			if hf.Systemd {
-				u.inherited[hf.key()+" systemd"] = nil
-			}
+			u.inherited[hf.key()] = inheritedFile{os.NewFile(uintptr(hf.FD), hf.Addr), hf.Systemd}
 		}
 	}
 	ls, err := SystemdListeners()
@@ -159,16 +162,14 @@ func (u *Upgrader) ListenFunc(network, address string, create func() (net.Listen
 		return nil, errors.New("lifecycle: Upgrader stopped")
 	}
 	key := handedFile{Kind: "listener", Network: network, Addr: address}.key()
-	if f, ok := u.inherited[key]; ok {
+	if in, ok := u.inherited[key]; ok {
 		delete(u.inherited, key)
-		_, systemd := u.inherited[key+" systemd"]
-		delete(u.inherited, key+" systemd")
-		l, err := net.FileListener(f)
-		f.Close()
+		l, err := net.FileListener(in.f) // a copy: in.f can go
+		in.f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("inherited %s socket %s: %w", network, address, err)
 		}
-		return u.pass(network, address, l, systemd)
+		return u.pass(network, address, l, in.systemd)
 	}
 	for i, l := range u.systemd {
 		if sameAddress(network, address, l.Addr()) {
@@ -261,9 +262,9 @@ func (u *Upgrader) LockPidfile(path string) (*Pidfile, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	key := handedFile{Kind: "pidfile", Addr: path}.key()
-	if f, ok := u.inherited[key]; ok {
+	if in, ok := u.inherited[key]; ok {
 		delete(u.inherited, key)
-		u.pidfile = &Pidfile{p: adoptPidfile(f, path)}
+		u.pidfile = &Pidfile{p: adoptPidfile(in.f, path)}
 		return u.pidfile, nil
 	}
 	pf, err := LockPidfile(path)
@@ -290,10 +291,8 @@ func (u *Upgrader) Ready() error {
 		return nil
 	}
 	u.ready = true
-	for k, f := range u.inherited {
-		if f != nil {
-			f.Close()
-		}
+	for k, in := range u.inherited {
+		in.f.Close()
 		delete(u.inherited, k)
 	}
 	parent, pf := u.parent, u.pidfile
