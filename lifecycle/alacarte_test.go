@@ -195,6 +195,21 @@ func TestDropPrivilegesErrors(t *testing.T) {
 	}
 }
 
+// LookupAccount has -u and -g's defaults and errors, and changes nothing.
+func TestLookupAccount(t *testing.T) {
+	uid, gid := nobodyIDs(t)
+	a, err := lifecycle.LookupAccount("", "")
+	if err != nil || strconv.Itoa(a.UID) != uid || strconv.Itoa(a.GID) != gid || a.User != "nobody" {
+		t.Errorf("LookupAccount(\"\", \"\") = %+v, %v; want nobody (%s:%s)", a, err, uid, gid)
+	}
+	if _, err := lifecycle.LookupAccount("no-such-user-x", ""); err == nil || !strings.Contains(err.Error(), "create it or name an existing account") {
+		t.Errorf("unknown user: %v", err)
+	}
+	if os.Geteuid() == 0 && (os.Getuid() != 0 || os.Getgid() != 0) {
+		t.Errorf("LookupAccount changed the process's IDs")
+	}
+}
+
 // Two processes and one pidfile: the second is refused with the first
 // one's PID and what to do; once the first is gone, even by SIGKILL, the
 // pidfile is taken over, and Remove deletes it.

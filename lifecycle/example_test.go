@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -153,17 +154,24 @@ func ExampleServer_configure() {
 // matters: the pidfile first (a second instance changes nothing), then
 // the sockets as root, then the privilege drop.
 func ExampleDropPrivileges() {
+	account, err := lifecycle.LookupAccount("nobody", "www-data") // a wrong name changes nothing
+	if err != nil {
+		log.Fatal(err)
+	}
 	pf, err := lifecycle.LockPidfile("/run/notify.pid")
 	if err != nil {
 		log.Fatal(err) // *AlreadyRunningError: another instance runs
 	}
 	defer pf.Remove()
-	ln, err := dorrit.Listen(dorrit.Options{Path: "/run/notify.socket", SocketGroup: "www-data"})
+	ln, err := dorrit.Listen(dorrit.Options{
+		Path:       "/run/notify.socket",
+		SocketUser: strconv.Itoa(account.UID), SocketGroup: strconv.Itoa(account.GID),
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer ln.Close()
-	acct, err := lifecycle.DropPrivileges("nobody", "") // -u and -g's defaults
+	acct, err := lifecycle.DropPrivileges("nobody", "www-data")
 	switch {
 	case errors.Is(err, lifecycle.ErrNotRoot):
 		log.Print(err) // a development run as oneself

@@ -32,6 +32,22 @@ func (a *Account) String() string {
 	return s
 }
 
+// LookupAccount finds the account DropPrivileges(userName, groupName)
+// switches to, with the same defaults and errors, without changing
+// anything: to check -u and -g before anything is created, and to give
+// the dorrit socket to the account (Options.SocketUser and SocketGroup,
+// as strconv.Itoa of UID and GID) as Run does.
+func LookupAccount(userName, groupName string) (*Account, error) {
+	if userName == "" {
+		userName = "nobody"
+	}
+	cred, err := lookupCredentials(userName, groupName)
+	if err != nil {
+		return nil, err
+	}
+	return &Account{User: cred.user, Group: cred.group, UID: int(cred.uid), GID: int(cred.gid), GroupFellBack: cred.groupFellBack}, nil
+}
+
 // DropPrivileges makes the whole process, every thread of it, run as
 // userName and groupName, for good: supplementary groups are cleared and
 // the real, effective and saved IDs all change, so root cannot be taken
@@ -53,14 +69,10 @@ func (a *Account) String() string {
 // On Linux, Go applies setuid and setgid to every thread of the process
 // (since Go 1.16), so no goroutine is left running as root.
 func DropPrivileges(userName, groupName string) (*Account, error) {
-	if userName == "" {
-		userName = "nobody"
-	}
-	cred, err := lookupCredentials(userName, groupName)
+	a, err := LookupAccount(userName, groupName)
 	if err != nil {
 		return nil, err
 	}
-	a := &Account{User: cred.user, Group: cred.group, UID: int(cred.uid), GID: int(cred.gid), GroupFellBack: cred.groupFellBack}
 	if isAccount(a) {
 		return a, nil
 	}

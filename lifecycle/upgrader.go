@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -50,8 +51,9 @@ type handedFile struct {
 //     ListenDorrit, and calls Ready, which tells the old process and then
 //     waits.
 //  3. Upgrade returns nil and Upgraded is closed in the old process, which
-//     stops accepting (http.Server.Shutdown, dorrit.Listener.Close),
-//     finishes the requests it took and calls Release.
+//     stops accepting (its HTTP server stops, dorrit.Listener.Close),
+//     finishes the requests it took, lets its accept loop take the
+//     handshakes in progress, and calls Release.
 //  4. Ready returns in the new process, which starts accepting; the old
 //     process drains its connections (dorrit.Listener.Shutdown: queues
 //     delivered, then 1001, and the clients reconnect to the new one) and
@@ -62,10 +64,12 @@ type handedFile struct {
 // takes its first request (examples/notify relies on it: its
 // notifications' IDs grow across the upgrade). The wait is short: under
 // four clients posting to examples/notify without pause, the slowest
-// request across an upgrade took 4 to 6 ms (three runs, 2 cores). A new process that fails before Ready (exit,
-// crash, no Ready within 30 s or the end of Upgrade's context) leaves the
-// old one serving, and Upgrade returns what happened; the new process's
-// own messages went to the same stderr.
+// request across an upgrade took 4 to 6 ms (three runs, 2 cores).
+//
+// A new process that fails before Ready (exit, crash, no Ready within
+// 30 s or before Upgrade's context ends) leaves the old one serving, and
+// Upgrade returns what happened; the new process's own messages went to
+// the same stderr.
 //
 // The new process runs as the old one does: after DropPrivileges it cannot
 // create root's sockets or take root's pidfile, which is why it inherits
@@ -102,20 +106,19 @@ type passedListener struct {
 	file          *unixsocket.File // a UNIX socket file to unlink at the end, or nil
 }
 
-var upgraderMade bool
+// upgraderMade is set by the first NewUpgrader: the inherited
+// descriptors are adopted once.
+var upgraderMade atomic.Bool
 
 // NewUpgrader adopts what this process inherited: from the process whose
 // Upgrade started it, or from systemd (socket activation, see
 // SystemdListeners). Call it once, early in main, before the sockets are
 // opened; a second call fails.
 func NewUpgrader() (*Upgrader, error) {
-	u := &Upgrader{inherited: map[string]inheritedFile{}, upgraded: make(chan struct{}), stopping: make(chan struct{})}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if upgraderMade {
+	if !upgraderMade.CompareAndSwap(false, true) {
 		return nil, errors.New("lifecycle: NewUpgrader called twice; one Upgrader per process holds its sockets")
 	}
-	upgraderMade = true
+	u := &Upgrader{inherited: map[string]inheritedFile{}, upgraded: make(chan struct{}), stopping: make(chan struct{})}
 	if v, ok := os.LookupEnv(upgradeEnv); ok {
 		os.Unsetenv(upgradeEnv)
 		var h handover

@@ -68,6 +68,11 @@ func main() {
 }
 
 func run(socket, apiAddr, pidfile, userName, groupName string, drain time.Duration) error {
+	// A wrong -u or -g changes nothing.
+	acct, err := lifecycle.LookupAccount(userName, groupName)
+	if err != nil {
+		return err
+	}
 	// What the process this one replaces passed on, or systemd.
 	up, err := lifecycle.NewUpgrader()
 	if err != nil {
@@ -88,8 +93,8 @@ func run(socket, apiAddr, pidfile, userName, groupName string, drain time.Durati
 		return err
 	}
 	o := dorrit.Options{Path: socket}
-	if os.Geteuid() == 0 {
-		o.SocketUser, o.SocketGroup = userName, groupName
+	if os.Geteuid() == 0 { // the socket is the account's, as lifecycle.Run makes it
+		o.SocketUser, o.SocketGroup = strconv.Itoa(acct.UID), strconv.Itoa(acct.GID)
 	}
 	sock, err := up.ListenDorrit(o)
 	if err != nil {
