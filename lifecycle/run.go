@@ -177,9 +177,7 @@ func runStage(ctx context.Context, s *Server, stage string) int {
 		// The first process accepted this command line, so main built
 		// another Server here. The process that started this one waits for
 		// a report on the ready pipe; the reason goes there.
-		ready := os.NewFile(fdReady, "ready")
-		fmt.Fprintf(ready, "ERROR %s: %v\n", stage, err)
-		ready.Close()
+		writeReport(readyPipe(), fmt.Errorf("%s: %w", stage, err))
 		return 1
 	}
 	if stage == stageServe {

@@ -35,7 +35,7 @@ func serve(runCtx context.Context, s *Server, cfg *Config) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
 		return 1
 	}
-	ready := os.NewFile(fdReady, "ready")
+	ready := readyPipe()
 	if cfg.Foreground {
 		cfg.Logger = stderrLogger(s.Name)
 	} else {
@@ -49,14 +49,14 @@ func serve(runCtx context.Context, s *Server, cfg *Config) int {
 	// connections no one will accept.
 	inherited.Close()
 	if err != nil {
-		fmt.Fprintf(ready, "ERROR cannot adopt the socket: %v\n", err)
+		writeReport(ready, fmt.Errorf("cannot adopt the socket: %v", err))
 		return 1
 	}
 	o := cfg.Options
 	o.Listener, o.Path = l, ""
 	ln, err := dorrit.Listen(o)
 	if err != nil {
-		fmt.Fprintf(ready, "ERROR %v\n", err)
+		writeReport(ready, err)
 		return 1
 	}
 	// Caught before READY: from then on the supervisor may ask us to stop.
@@ -64,8 +64,7 @@ func serve(runCtx context.Context, s *Server, cfg *Config) int {
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
 	replaced := make(chan os.Signal, 1)
 	signal.Notify(replaced, sigReplaced)
-	fmt.Fprintln(ready, "READY")
-	ready.Close()
+	writeReport(ready, nil)
 	// Deferred, the last heartbeat carries the figures as the drain left
 	// them, for the supervisor's totals.
 	defer startBeating(ln)()

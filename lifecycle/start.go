@@ -1,16 +1,13 @@
 package lifecycle
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/dorritgo/dorrit"
@@ -139,12 +136,8 @@ func detach(s *Server, cfg *Config, ul *net.UnixListener, pf *pidfile) error {
 	// after Run returns: reaped when it ends, it leaves no zombie.
 	go cmd.Wait()
 
-	line, err := bufio.NewReader(readyR).ReadString('\n')
-	if err != nil {
-		return fmt.Errorf("the daemon ended during start-up (see syslog for %s)", s.Name)
+	if err := readReport(readyR); err != errNoReport {
+		return err // nil: the daemon accepts
 	}
-	if msg, ok := strings.CutPrefix(strings.TrimSpace(line), "ERROR "); ok {
-		return errors.New(msg)
-	}
-	return nil
+	return fmt.Errorf("the daemon ended during start-up (see syslog for %s)", s.Name)
 }
