@@ -7,13 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/dorritgo/dorrit"
 )
 
-// Config is what the command line said, given to Init and Serve.
+// Config is what the command line said, given to Configure, Init and
+// Serve.
 type Config struct {
 	Options    dorrit.Options // the Server's Options, with Name, Path (-l), BufferSize (-b) and MaxConns (-m) as the server runs with them
 	User       string         // -u, default "nobody"
@@ -22,6 +24,12 @@ type Config struct {
 	Humdinger  bool           // -h: accepted for old command lines; changes nothing
 	ConfigFile string         // -f: for Init and Serve to read
 	Args       []string       // what follows the flags
+
+	// Periodic are the functions the server process runs at intervals:
+	// the Server's Periodic, which Configure may change or add to, say
+	// with an interval from the application's own flag (a flag such as
+	// -stats 0 that turns one off leaves it out).
+	Periodic []Periodic
 
 	// Logger writes to stderr in the foreground and to syslog under the
 	// server's name once detached.
@@ -33,7 +41,7 @@ type Config struct {
 // parseFlags reads the manual's flags. -l, -b and -m default to the
 // Server's Options, and to the manual's defaults where those are zero.
 func parseFlags(s *Server, args []string, stderr io.Writer) (*Config, error) {
-	cfg := &Config{Options: s.Options}
+	cfg := &Config{Options: s.Options, Periodic: slices.Clone(s.Periodic)}
 	o := &cfg.Options
 	o.Name = s.Name
 	if o.Path == "" {

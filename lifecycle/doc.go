@@ -21,7 +21,8 @@
 //
 // Main exits the process; Run is the same with the outcome returned, for a
 // main that does more than serve: a subcommand, flags of its own
-// (Server.Flags, turned into Options by Server.Configure), a context whose
+// (Server.Flags, turned into Options and Periodic functions by
+// Server.Configure), a context whose
 // end stops the server gracefully, as SIGTERM does. Its errors can be
 // inspected: ErrUsage for a bad command line (Main's exit status 2),
 // *AlreadyRunningError and ErrAlreadyRunning for a second daemon, Init's

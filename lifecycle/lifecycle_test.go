@@ -255,9 +255,9 @@ func TestPeriodic(t *testing.T) {
 	p.stop(t)
 }
 
-// A Periodic's interval may come from the application's own flag: its
-// EveryFunc is read in the server process after the command line was
-// parsed (the test server's -tick defaults to an hour).
+// A Periodic's interval may come from the application's own flag:
+// Configure adds the Periodic once the command line is parsed, in the
+// server process too (the test server's -tick defaults to no ticks).
 func TestPeriodicIntervalFromAFlag(t *testing.T) {
 	dir := sharedDir(t)
 	tick := filepath.Join(dir, "ticks")

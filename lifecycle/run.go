@@ -89,14 +89,6 @@ func (s *Server) prepare(args []string) (*Config, error) {
 	if s.Serve == nil {
 		return nil, errors.New("lifecycle.Server.Serve is nil: there is nothing to run")
 	}
-	for i, p := range s.Periodic {
-		switch {
-		case p.Func == nil:
-			return nil, fmt.Errorf("lifecycle.Server.Periodic[%d].Func is nil: give the function to run, or leave the Periodic out", i)
-		case p.EveryFunc == nil && p.Every <= 0:
-			return nil, fmt.Errorf("lifecycle.Server.Periodic[%d].Every is %v: give a positive interval, or EveryFunc to take it from a flag", i, p.Every)
-		}
-	}
 	if s.Options.Listener != nil {
 		return nil, errors.New("lifecycle.Server.Options.Listener is set: lifecycle creates the socket (-l) or adopts the one systemd passes; leave Listener nil")
 	}
@@ -110,6 +102,15 @@ func (s *Server) prepare(args []string) (*Config, error) {
 			// prints nothing more for a usage error.
 			fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
 			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+		}
+	}
+	// Checked once Configure had its say, which may have set them.
+	for i, p := range cfg.Periodic {
+		switch {
+		case p.Func == nil:
+			return nil, fmt.Errorf("lifecycle: Periodic[%d].Func is nil: give the function to run, or leave the Periodic out", i)
+		case p.Every <= 0:
+			return nil, fmt.Errorf("lifecycle: Periodic[%d].Every is %v: give a positive interval, or leave the Periodic out (in Configure, when a flag turns it off)", i, p.Every)
 		}
 	}
 	cfg.args = args

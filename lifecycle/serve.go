@@ -120,13 +120,9 @@ func serve(runCtx context.Context, s *Server, cfg *Config) int {
 		cancel()
 	})
 
-	for _, p := range s.Periodic {
-		every := p.interval() // the flags are parsed by now
-		if every <= 0 {
-			continue
-		}
+	for _, p := range cfg.Periodic {
 		g.Add(func() error {
-			t := time.NewTicker(every)
+			t := time.NewTicker(p.Every)
 			defer t.Stop()
 			for {
 				select {
