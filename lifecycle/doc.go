@@ -22,15 +22,14 @@
 // Main exits the process; Run is the same with the outcome returned, for a
 // main that does more than serve: a subcommand, flags of its own
 // (Server.Flags, turned into Options and Periodic functions by
-// Server.Configure), a context whose
-// end stops the server gracefully, as SIGTERM does. Its errors can be
-// inspected: ErrUsage for a bad command line (Main's exit status 2),
-// *AlreadyRunningError and ErrAlreadyRunning for a second daemon, Init's
-// error wrapped; Main prints others and exits with status 1. The daemon and
-// the server processes are the binary started again with the same os.Args
-// (so main must reach Run there too, with the same Server); there Run
-// parses the command line the first call was given, and exits the process
-// instead of returning.
+// Server.Configure), a context whose end stops the server gracefully, as
+// SIGTERM does. Its errors can be inspected: ErrUsage for a bad command line
+// (Main's exit status 2), *AlreadyRunningError and ErrAlreadyRunning for a
+// second daemon, Init's error wrapped; Main prints others and exits with
+// status 1. The daemon and the server processes are the binary started again
+// with the same os.Args (so main must reach Run there too, with the same
+// Server); there Run parses the command line the first call was given, and
+// exits the process instead of returning.
 //
 // Flags: -l socket, -b buffer size and -m maximum connections, which
 // default to the Server's Options.Path, BufferSize and MaxConns, and to the
