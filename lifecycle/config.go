@@ -21,7 +21,6 @@ type Config struct {
 	User       string         // -u, default "nobody"
 	Group      string         // -g, default "nobody", or the user's primary group where there is no group "nobody"
 	Foreground bool           // -x: no daemon, no pidfile, logs to stderr
-	Humdinger  bool           // -h: accepted for old command lines; changes nothing
 	ConfigFile string         // -f: for Init and Serve to read
 	Args       []string       // what follows the flags
 
@@ -36,6 +35,12 @@ type Config struct {
 	Logger *slog.Logger
 
 	args []string // the command line Run was given, for the next stage
+
+	// dashH is -h, the manual's flag for its humdinger front server,
+	// accepted so that old command lines keep working: dorrit reads the
+	// standard forwarded upgrade from every front server, so it changes
+	// nothing but a note at start (see noteDashH).
+	dashH bool
 }
 
 // parseFlags reads the manual's flags. -l, -b and -m default to the
@@ -57,7 +62,7 @@ func parseFlags(s *Server, args []string, stderr io.Writer) (*Config, error) {
 	fs.SetOutput(stderr)
 	fs.Var(&intFlag{&o.BufferSize, dorrit.MinBufferSize, dorrit.MaxBufferSize, "the buffer size"},
 		"b", "buffer `size`: the largest message is size-5 bytes (10..65540)")
-	fs.BoolVar(&cfg.Humdinger, "h", false, "front server is humdinger (accepted for old command lines; changes nothing)")
+	fs.BoolVar(&cfg.dashH, "h", false, "front server is humdinger (accepted for old command lines; changes nothing)")
 	fs.StringVar(&o.Path, "l", o.Path, "listen on this `socket`")
 	fs.Var(&intFlag{&o.MaxConns, 1, math.MaxInt, "the maximum number of connections"},
 		"m", "`max`imum number of connections at once (1 or more)")

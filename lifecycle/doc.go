@@ -31,15 +31,16 @@
 // Server); there Run parses the command line the first call was given, and
 // exits the process instead of returning.
 //
-// Flags: -l socket, -b buffer size and -m maximum connections, which
-// default to the Server's Options.Path, BufferSize and MaxConns, and to the
-// manual's /var/run/<name>.socket, 65540 and 2000 where those are zero; -u
-// user and -g group (default nobody; where there is no group nobody, the
-// user's primary group), -x foreground, -f configuration file
-// (Config.ConfigFile), -h accepted and ignored. The options no flag sets
-// reach the server process as given. A value outside its flag's range
-// (-b 10..65540, -m 1 or more) is a usage error, as a flag that does not
-// parse is: exit status 2, before Init runs.
+// Flags: -l socket, -b buffer size and -m maximum connections, which default
+// to the Server's Options.Path, BufferSize and MaxConns, and to the manual's
+// /var/run/<name>.socket, 65540 and 2000 where those are zero; -u user and
+// -g group (default nobody; where there is no group nobody, the user's
+// primary group), -x foreground, -f configuration file (Config.ConfigFile),
+// -h accepted for old command lines (the manual's humdinger front server: it
+// changes nothing, and the start says so on stderr, with a pointer to
+// -help). The options no flag sets reach the server process as given. A
+// value outside its flag's range (-b 10..65540, -m 1 or more) is a usage
+// error, as a flag that does not parse is: exit status 2, before Init runs.
 //
 // Order at start: flags → Init (as the starting user, stderr on the
 // terminal) → the socket, created as root and given to -u/-g with mode

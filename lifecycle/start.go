@@ -22,6 +22,7 @@ func start(ctx context.Context, s *Server, cfg *Config) error {
 			return fmt.Errorf("init: %w", err)
 		}
 	}
+	noteDashH(s, cfg)
 
 	var cred *credentials
 	if os.Geteuid() == 0 {
@@ -60,6 +61,17 @@ func start(ctx context.Context, s *Server, cfg *Config) error {
 		fmt.Fprintf(os.Stderr, "%s: warning: no syslog (%v): the daemon holds its last %d log lines and sends them once syslog answers; start a syslog daemon, or use -x under a supervisor that keeps stderr\n", s.Name, err, heldMax)
 	}
 	return detach(s, cfg, ul, pf)
+}
+
+// noteDashH tells a user who typed -h for help, on the terminal and before
+// the server detaches, that it started a server: -h is the manual's
+// humdinger flag, which changes nothing here. Said once, by the process
+// the user started (after Init, so that a run that stops in Init to parse
+// the command line alone says nothing).
+func noteDashH(s *Server, cfg *Config) {
+	if cfg.dashH {
+		fmt.Fprintf(os.Stderr, "%s: -h changes nothing: it chose the original manual's humdinger front server, and dorrit reads the standard forwarded upgrade from every front server; the server starts as usual. -help lists the flags\n", s.Name)
+	}
 }
 
 // listenerFor creates the socket as root and hands it to the server's
