@@ -33,9 +33,8 @@ func ticksFor(d, tick time.Duration) uint32 {
 	return uint32(max((d+tick-1)/tick, 1))
 }
 
-// housekeeping is the listener's sweep: keepalive, and giving memory back
-// after the queues drained and after a burst of handshakes. It ends once the listener is closed and its
-// last connection has ended.
+// housekeeping is the listener's keepalive sweep. It ends once the listener
+// is closed and its last connection has ended.
 func (ln *Listener) housekeeping() {
 	keepalive := ln.opts.PingInterval > 0
 	tick := keepaliveTick(ln.opts)
@@ -44,14 +43,11 @@ func (ln *Listener) housekeeping() {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	var ping, drop []*MessageConn
-	var burst burstWatch
 	for range t.C {
 		now := ln.clock.Add(1)
 		if now == 0 { // wrapped, after 2^32 ticks: 0 means "not pinged"
 			now = ln.clock.Add(1)
 		}
-		ln.giveBack()
-		ln.collectAfterBurst(&burst)
 		ping, drop = ping[:0], drop[:0]
 		ln.mu.Lock()
 		if len(ln.conns) == 0 && isClosed(ln.closing) {

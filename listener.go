@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dorritgo/dorrit/internal/unixsocket"
 )
 
 // connIDs numbers connections across all listeners of the process.
@@ -19,7 +21,7 @@ type Listener struct {
 	opts     Options
 	peers    peerFilter
 	ul       *net.UnixListener
-	file     *socketFile // nil for an adopted listener
+	file     *unixsocket.File // nil for an adopted listener
 	counters listenerCounters
 
 	// handshakes counts handshakes in progress; see handshakeLimit.
@@ -28,9 +30,8 @@ type Listener struct {
 	// clock counts keepalive ticks; connections note it when bytes arrive.
 	clock atomic.Uint32
 
-	// queued is what all queues hold, in budgetGranule steps; queuedPeak
-	// its highest value since memory was last given back (budget.go).
-	queued, queuedPeak atomic.Int64
+	// queued is what all queues hold, in budgetGranule steps (budget.go).
+	queued atomic.Int64
 
 	accepted  chan *MessageConn
 	closing   chan struct{} // Close: no new sockets are accepted
@@ -133,7 +134,7 @@ func (ln *Listener) Close() error {
 		close(ln.closing)
 		ln.closeErr = ln.ul.Close()
 		if ln.file != nil {
-			ln.file.remove()
+			ln.file.Remove()
 		}
 		<-ln.loopDone
 	})

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/dorritgo/dorrit/internal/unixsocket"
 )
 
 // Defaults taken from the libdorrit manual, so that a server moved from C keeps its limits.
@@ -18,6 +20,11 @@ const (
 	DefaultSocketMode       = 0o770
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultPingInterval     = 30 * time.Second
+
+	// DefaultMaxQueueBytes is the queue budget when Options.MaxQueueBytes
+	// is 0: enough for 2000 clients to each have 128 KiB in flight, or 20
+	// slow readers their full 200 frames of 64 KiB.
+	DefaultMaxQueueBytes = 256 << 20
 
 	// MaxQueuedFrames is how many outgoing frames may wait on one connection.
 	MaxQueuedFrames = 200
@@ -114,8 +121,9 @@ type Options struct {
 	// MaxQueueBytes bounds the data bytes all connections' queues may hold
 	// together. Past it, Write returns ErrQueueFull to the connections that
 	// hold more than their share (MaxQueueBytes / connections open): slow
-	// readers are held back, clients that keep up are not. 0 means 256 MiB,
-	// or a quarter of the machine's memory if that is less; negative means
+	// readers are held back, clients that keep up are not. 0 means
+	// DefaultMaxQueueBytes (package lifecycle lowers it to a quarter of the
+	// machine's memory on a small machine); negative means
 	// no bound beyond the 200 frames per connection. Without it, 500
 	// clients that never read held 6.2 GB.
 	MaxQueueBytes int64
@@ -172,7 +180,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: HandshakeTimeout %v is negative", ErrInvalidOptions, o.HandshakeTimeout)
 	}
 	if o.MaxQueueBytes == 0 {
-		o.MaxQueueBytes = defaultMaxQueueBytes()
+		o.MaxQueueBytes = DefaultMaxQueueBytes
 	}
 	if o.PingInterval == 0 {
 		o.PingInterval = DefaultPingInterval
@@ -191,19 +199,10 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: SocketMode %v has bits beyond the permission bits 0777", ErrInvalidOptions, o.SocketMode)
 	}
 	if o.Path == "" && o.Listener == nil {
-		o.Path = DefaultPath(o.Name)
+		o.Path = unixsocket.DefaultPath(o.Name)
 	}
 	if o.Name == "" {
 		o.Name = DefaultName
 	}
 	return o, nil
-}
-
-// DefaultPath is the socket path the manual gives a server named name:
-// /var/run/<name>.socket, or /var/run/dorrit.socket when name is empty.
-func DefaultPath(name string) string {
-	if name == "" {
-		name = "dorrit"
-	}
-	return "/var/run/" + name + ".socket"
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/dorritgo/dorrit/internal/peercred"
+	"github.com/dorritgo/dorrit/internal/unixsocket"
 )
 
 // peerFilter is Options.PeerUsers and PeerGroups resolved to IDs; the zero
@@ -19,16 +20,16 @@ type peerFilter struct {
 func newPeerFilter(o Options) (peerFilter, error) {
 	f := peerFilter{on: len(o.PeerUsers)+len(o.PeerGroups) > 0}
 	for _, name := range o.PeerUsers {
-		id, err := lookupUID(name, "PeerUsers")
+		id, err := unixsocket.LookupUID(name, "PeerUsers")
 		if err != nil {
-			return f, err
+			return f, invalidOptions(err)
 		}
 		f.uids = append(f.uids, uint32(id))
 	}
 	for _, name := range o.PeerGroups {
-		id, err := lookupGID(name, "PeerGroups")
+		id, err := unixsocket.LookupGID(name, "PeerGroups")
 		if err != nil {
-			return f, err
+			return f, invalidOptions(err)
 		}
 		f.gids = append(f.gids, uint32(id))
 	}

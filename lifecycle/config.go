@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/unixsocket"
 )
 
 // Config is what the command line said, given to Configure, Init and
@@ -50,7 +51,7 @@ func parseFlags(s *Server, args []string, stderr io.Writer) (*Config, error) {
 	o := &cfg.Options
 	o.Name = s.Name
 	if o.Path == "" {
-		o.Path = dorrit.DefaultPath(s.Name)
+		o.Path = unixsocket.DefaultPath(s.Name)
 	}
 	if o.BufferSize == 0 {
 		o.BufferSize = dorrit.DefaultBufferSize

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/unixsocket"
 )
 
 // start is the process the user (or rc.d, or systemd) started.
@@ -87,7 +87,7 @@ func listenerFor(cfg *Config, cred *credentials) (ul *net.UnixListener, fromSyst
 	if cred != nil && o.SocketGroup == "" {
 		o.SocketGroup = strconv.Itoa(int(cred.gid))
 	}
-	ul, err = dorrit.ListenSocket(o)
+	ul, err = unixsocket.Listen(unixsocket.Spec{Path: o.Path, Mode: o.SocketMode, User: o.SocketUser, Group: o.SocketGroup})
 	return ul, false, err
 }
 

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/unixsocket"
 )
 
 var configCommand = &command{
@@ -146,7 +146,7 @@ func (d *confData) complete(g *generator) error {
 		return fmt.Errorf("NAME %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", d.Name)
 	}
 	if d.Socket == "" {
-		d.Socket = dorrit.DefaultPath(d.Name)
+		d.Socket = unixsocket.DefaultPath(d.Name)
 		if g.socketPrefix != "" {
 			d.Socket = g.socketPrefix + d.Name + ".socket"
 		}

@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"text/template"
 
-	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/unixsocket"
 )
 
 func init() {
@@ -31,7 +31,7 @@ var shellName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // socket when it is not the server's default.
 func (d *confData) RcdFlags() string {
 	flags := "-u www -g " + d.Group
-	if d.Socket != dorrit.DefaultPath(d.Name) {
+	if d.Socket != unixsocket.DefaultPath(d.Name) {
 		flags += " -l " + d.Socket
 	}
 	return flags

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/unixsocket"
 )
 
 // socketPath turns a NAME|SOCKET operand into a socket path. A NAME (no
@@ -18,7 +18,7 @@ func socketPath(arg string) string {
 	if fi, err := os.Lstat(arg); err == nil && fi.Mode().Type() == os.ModeSocket {
 		return "./" + arg
 	}
-	return dorrit.DefaultPath(arg)
+	return unixsocket.DefaultPath(arg)
 }
 
 // nameOf guesses the server's name from its socket, for messages:
