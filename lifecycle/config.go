@@ -59,6 +59,9 @@ func parseFlags(s *Server, args []string, stderr io.Writer) (*Config, error) {
 	if o.MaxConns == 0 {
 		o.MaxConns = dorrit.DefaultMaxConns
 	}
+	if o.MaxQueueBytes == 0 {
+		o.MaxQueueBytes = defaultMaxQueueBytes()
+	}
 	fs := flag.NewFlagSet(s.Name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Var(&intFlag{&o.BufferSize, dorrit.MinBufferSize, dorrit.MaxBufferSize, "the buffer size"},

@@ -21,9 +21,11 @@ type Server struct {
 	// the defaults of -l, -b and -m (where they are zero, the manual's:
 	// /var/run/<Name>.socket, 65540 and 2000); the command line overrides
 	// them. SocketUser and SocketGroup, when set, own the socket; where
-	// they are empty, -u and -g do (when started as root). Every other
-	// field reaches the server process as given. Listener must be nil:
-	// lifecycle creates the socket, or adopts the one systemd passed.
+	// they are empty, -u and -g do (when started as root). A MaxQueueBytes
+	// of 0 becomes dorrit.DefaultMaxQueueBytes or a quarter of the
+	// machine's memory, whichever is less. Every other field reaches the
+	// server process as given. Listener must be nil: lifecycle creates the
+	// socket, or adopts the one systemd passed.
 	Options dorrit.Options
 
 	// Flags, when set, defines the application's own flags on fs, next to

@@ -17,10 +17,10 @@ import (
 // server process accepts on the same socket already.
 const sigReplaced = syscall.SIGUSR2
 
-// serve is the server process: it adopts the socket, tells the supervisor
-// it accepts, and runs Serve and the periodic functions until SIGTERM, the
-// end of runCtx (the ctx of Run in this process), or until it was replaced
-// by an upgrade (sigReplaced) and its grace is over.
+// serve is the server process: it adopts the socket, tells the supervisor it
+// accepts, and runs Serve, the periodic functions and ReleaseMemory until
+// SIGTERM, the end of runCtx (the ctx of Run in this process), or until it
+// was replaced by an upgrade (sigReplaced) and its grace is over.
 //
 // A replaced server stops accepting at once, but refuses nothing it took
 // in: handshakes in progress complete and reach Serve (Listener.Close),
@@ -119,6 +119,12 @@ func serve(runCtx context.Context, s *Server, cfg *Config) int {
 		}
 		cancel()
 	})
+
+	// The process is a dorrit server: its memory policy is lifecycle's.
+	g.Add(func() error {
+		ReleaseMemory(ctx, ln)
+		return nil
+	}, func(error) { cancel() })
 
 	for _, p := range cfg.Periodic {
 		g.Add(func() error {

@@ -106,6 +106,8 @@ func serve(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) erro
 					msg = []byte(identity())
 				case "options":
 					msg = []byte(describeOptions(cfg.Options))
+				case "memory":
+					msg = []byte(describeMemory(ln))
 				case "greeting":
 					msg = fmt.Appendf(nil, "pid=%d %s", os.Getpid(), greeting)
 				case "panic":
