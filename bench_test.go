@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dorritgo/dorrit"
 	"github.com/dorritgo/dorrit/internal/wstest"
@@ -129,4 +130,20 @@ func dialForBench(b *testing.B, path string) net.Conn {
 		b.Fatalf("handshake: %q %v", resp[:n], err)
 	}
 	return c
+}
+
+// BenchmarkWriteUTF8Check is what Write's UTF-8 check of an outgoing
+// message costs, by size (BENCHMARKS.md sets it against an echo).
+func BenchmarkWriteUTF8Check(b *testing.B) {
+	for _, size := range []int{128, 4 << 10, 60 << 10} {
+		msg := []byte(strings.Repeat("x", size-len("é")) + "é")
+		b.Run(sizeName(size), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				if !utf8.Valid(msg) {
+					b.Fatal("invalid")
+				}
+			}
+		})
+	}
 }

@@ -49,18 +49,27 @@ const (
 // frames were lost when it gave up (errors.Is(err, ErrStalled) holds; the
 // frames are counted in Stats.Undelivered), and the connection's
 // *CloseError when the connection ended otherwise while Close waited (the
-// client vanished, CloseNow from another goroutine). CloseContext is Close
-// bounded by a context as well.
+// client vanished, CloseNow from another goroutine). CloseWith is Close
+// with the application's code and reason, bounded by a context.
 func (c *MessageConn) Close() error {
 	return c.closeGracefully(context.Background(), &CloseError{Code: StatusNormalClosure})
 }
 
-// CloseContext is Close that also gives up when ctx ends: the socket is
-// closed, and if queued frames were still waiting a *DeliveryError wrapping
-// ctx.Err() tells how many. It returns nil when ctx ends while only the
-// client's answer to the close frame is awaited.
-func (c *MessageConn) CloseContext(ctx context.Context) error {
-	return c.closeGracefully(ctx, &CloseError{Code: StatusNormalClosure})
+// CloseWith is Close with the application's close code and reason, which
+// the client reads after every queued frame (a reason over the frame's 123
+// bytes is cut at a character boundary, invalid UTF-8 replaced),
+// and bounded by ctx as well: when ctx ends first the socket is closed, and
+// if queued frames were still waiting a *DeliveryError wrapping ctx.Err()
+// tells how many. It returns nil when ctx ends while only the client's
+// answer to the close frame is awaited.
+//
+// code must be one a server may send (1000-1003, 1007-1014, 3000-4999);
+// another returns an error matching ErrBadCloseCode and changes nothing.
+func (c *MessageConn) CloseWith(ctx context.Context, code StatusCode, reason string) error {
+	if err := checkClose(code); err != nil {
+		return err
+	}
+	return c.closeGracefully(ctx, &CloseError{Code: code, Reason: reason})
 }
 
 // CloseNow closes the socket at once; queued frames are dropped (counted in
@@ -301,13 +310,22 @@ func (c *MessageConn) fail(code StatusCode, drop dropReason, reason string) {
 // another returns ErrBadCloseCode and changes nothing. Drop returns nil,
 // also when a close was already under way (which it leaves as it is).
 func (c *MessageConn) Drop(code StatusCode, reason string) error {
-	if !validWireCode(code) {
-		return fmt.Errorf("%w: %d", ErrBadCloseCode, code)
+	if err := checkClose(code); err != nil {
+		return err
 	}
 	ce := &CloseError{Code: code, Reason: reason}
 	c.stopReading()
 	if c.abort(ce) {
 		c.ln.counters.drop(dropApplication)
+	}
+	return nil
+}
+
+// checkClose refuses a close code a server may not send. (A reason that
+// does not fit the frame is cut instead: see closePayload.)
+func checkClose(code StatusCode) error {
+	if !validWireCode(code) {
+		return fmt.Errorf("%w: %d (a server may send 1000-1003, 1007-1014, 3000-4999)", ErrBadCloseCode, code)
 	}
 	return nil
 }
@@ -321,8 +339,8 @@ func (c *MessageConn) abort(why *CloseError) bool {
 		return false
 	}
 	keep := 0
-	if c.qoff > 0 {
-		keep = 1 // the frame on its way must end whole (and its buffer: see appendToLast)
+	if c.qoff > 0 || len(c.queue) > 0 && c.queue[0].kind == frameAnswer {
+		keep = 1 // the frame on its way must end whole (and its buffer: see appendToLast); the 101 must go first
 	}
 	dropped := c.queued
 	for _, f := range c.queue[keep:] {

@@ -132,9 +132,9 @@ func TestCloseGivesUpOnAStalledClient(t *testing.T) {
 	}
 }
 
-// CloseContext gives up when its context ends, and Shutdown adds up what
+// CloseWith gives up when its context ends, and Shutdown adds up what
 // every connection lost; both still match ctx.Err() with errors.Is.
-func TestCloseContextAndShutdownReportLosses(t *testing.T) {
+func TestCloseWithAndShutdownReportLosses(t *testing.T) {
 	results := make(chan error, 2)
 	queued := make(chan struct{}, 2)
 	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
@@ -145,7 +145,7 @@ func TestCloseContextAndShutdownReportLosses(t *testing.T) {
 		if string(msg) == "close" {
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
-			results <- c.CloseContext(ctx)
+			results <- c.CloseWith(ctx, dorrit.StatusNormalClosure, "")
 			return
 		}
 		c.Read(context.Background()) // until Shutdown

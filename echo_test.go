@@ -49,15 +49,3 @@ func TestEchoWithLibraryClient(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-// An empty text message is legal. Write refuses to send one
-// (ErrEmptyMessage, the manual's -2), and the documented echo loop skips
-// it instead of dropping the client.
-func TestEchoLoopSkipsEmptyMessage(t *testing.T) {
-	ln := serve(t, dorrit.Options{}, echo)
-	c := dialRaw(t, ln)
-	if err := c.WriteText(nil); err != nil {
-		t.Fatal(err)
-	}
-	roundTrip(t, c, "after the empty one")
-}

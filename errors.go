@@ -18,9 +18,11 @@ var (
 	// retry later, use WriteContext to wait, or drop the client.
 	ErrQueueFull = errors.New("dorrit: outgoing queue full (200 frames wait for a slow client)")
 
-	// ErrEmptyMessage is returned by Write for a message of length 0, which
-	// the manual's API never sends.
-	ErrEmptyMessage = errors.New("dorrit: empty message not sent")
+	// ErrInvalidUTF8 is returned by Write and WritePrepared for a message
+	// that is not valid UTF-8: a text message must be (RFC 6455 §8.1), and
+	// a browser fails the connection with 1007 on one that is not. Nothing
+	// is queued; the connection stays open.
+	ErrInvalidUTF8 = errors.New("dorrit: message not sent: it is not valid UTF-8, as a text message must be (send text, or encode binary data, e.g. as base64)")
 
 	// ErrStalled is the cause in a *DeliveryError when the client took no
 	// bytes at all for 5 s while a graceful close waited for it to read.

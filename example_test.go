@@ -38,10 +38,8 @@ func Example() {
 					if err != nil {
 						return
 					}
-					// Write cannot send the empty message a client may send.
-					err = c.Write(msg)
-					if err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
-						return
+					if err := c.Write(msg); err != nil {
+						return // queue full, or closing: the deferred Close drains
 					}
 				}
 			}()
@@ -55,17 +53,19 @@ func Example() {
 
 // Authorize sees the forwarded request before the upgrade, so a session
 // cookie set by the login page can be checked there; a refusal is a 403
-// and nothing is upgraded.
+// and nothing is upgraded. What it returns (the user) is the connection's
+// Value.
 func ExampleOptions_authorize() {
 	dir, _ := os.MkdirTemp("", "dorrit")
 	defer os.RemoveAll(dir)
 	ln, err := dorrit.Listen(dorrit.Options{
 		Path: filepath.Join(dir, "chat.socket"),
-		Authorize: func(r *http.Request) error {
-			if ck, err := r.Cookie("session"); err != nil || ck.Value != "s3cret" {
-				return errors.New("log in first")
+		Authorize: func(r *http.Request) (any, error) {
+			ck, err := r.Cookie("session")
+			if err != nil || ck.Value != "s3cret" {
+				return nil, errors.New("log in first")
 			}
-			return nil
+			return "ada", nil // the user the session names: c.Value()
 		},
 	})
 	if err != nil {
@@ -78,7 +78,7 @@ func ExampleOptions_authorize() {
 			if err != nil {
 				return
 			}
-			c.Write([]byte("welcome, " + c.Cookie()))
+			c.Write([]byte("welcome, " + c.Value().(string)))
 			c.Close()
 		}
 	}()
@@ -87,7 +87,7 @@ func ExampleOptions_authorize() {
 	fmt.Println(exampleClient(ln.Addr().String(), "", http.Header{"Cookie": {"session=s3cret"}}))
 	// Output:
 	// refused: 403
-	// welcome, session=s3cret
+	// welcome, ada
 }
 
 // Write never blocks; a client that does not keep up fills its queue and
@@ -146,16 +146,16 @@ func ExampleMessageConn_CloseRead() {
 	// 1006
 }
 
-// CloseContext bounds a graceful close; a client that does not read what
-// was queued for it is given up on when the context ends, and the error
-// says how much it missed.
-func ExampleMessageConn_CloseContext() {
+// CloseWith closes with the application's code and reason, after the queue;
+// a client that does not read what was queued for it is given up on when
+// the context ends, and the error says how much it missed.
+func ExampleMessageConn_CloseWith() {
 	var c *dorrit.MessageConn // from ln.Accept()
 	closeWithin := func(d time.Duration) {
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
 		var de *dorrit.DeliveryError
-		if err := c.CloseContext(ctx); errors.As(err, &de) {
+		if err := c.CloseWith(ctx, 4000, "session expired"); errors.As(err, &de) {
 			log.Printf("client %d missed %d frames: %v", c.ID(), de.Undelivered, de.Err)
 		}
 	}

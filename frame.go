@@ -2,6 +2,7 @@ package dorrit
 
 import (
 	"encoding/binary"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -172,6 +173,7 @@ func validWireCode(code StatusCode) bool {
 // on a character boundary.
 func closePayload(dst []byte, code StatusCode, reason string) []byte {
 	dst = binary.BigEndian.AppendUint16(dst, uint16(code))
+	reason = strings.ToValidUTF8(reason, "\uFFFD") // a browser fails the connection on invalid UTF-8
 	if len(reason) > maxControlPayload-2 {
 		reason = reason[:maxControlPayload-2]
 		for len(reason) > 0 && !utf8.ValidString(reason) {

@@ -100,7 +100,8 @@ func (ln *Listener) handshake(nc *net.UnixConn) *MessageConn {
 			"server is at its connection limit or shutting down"))
 		return nil
 	}
-	if r := ln.checkClient(req, deadline); r != nil {
+	value, r := ln.checkClient(req, deadline)
+	if r != nil {
 		ln.release()
 		ln.refuse(nc, r)
 		return nil
@@ -111,15 +112,14 @@ func (ln *Listener) handshake(nc *net.UnixConn) *MessageConn {
 	if n := br.Buffered(); n > 0 {
 		early, _ = br.Peek(n)
 	}
-	if err := writeUpgrade(nc, req.Header.Get("Sec-WebSocket-Key"), protocol); err != nil {
-		ln.release()
-		ln.counters.refTimeout.Add(1)
-		nc.Close()
-		return nil
-	}
 	nc.SetDeadline(time.Time{})
-	c, err := newMessageConn(ln, nc, req, protocol, early)
+	// The 101 waits at the head of the queue until the application first
+	// reads, writes or closes: Accept hands the connection out before the
+	// client knows it is connected (see Listener.Accept).
+	answer := upgradeAnswer(req.Header.Get("Sec-WebSocket-Key"), protocol)
+	c, err := newMessageConn(ln, nc, req, protocol, early, value, answer)
 	if err != nil {
+		putBuf(answer)
 		ln.release()
 		nc.Close()
 		return nil
@@ -149,7 +149,7 @@ func checkUpgrade(r *http.Request) *refusal {
 	case !r.ProtoAtLeast(1, 1):
 		return refuseBad(http.StatusBadRequest, "", "WebSocket upgrade needs HTTP/1.1, got %s (nginx: proxy_http_version 1.1;)", r.Proto)
 	case !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket"):
-		return refuseBad(http.StatusUpgradeRequired, "Upgrade: websocket\r\nConnection: Upgrade\r\n",
+		return refuseBad(http.StatusUpgradeRequired, "",
 			"this socket speaks WebSocket only: Connection: Upgrade and Upgrade: websocket are required (nginx: proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";)")
 	case r.Header.Get("Sec-WebSocket-Version") != "13":
 		return refuseBad(http.StatusUpgradeRequired, "Sec-WebSocket-Version: 13\r\n",
@@ -171,16 +171,23 @@ func checkUpgrade(r *http.Request) *refusal {
 	return nil
 }
 
-// checkClient runs the origin check and the user's Authorize hook.
-func (ln *Listener) checkClient(r *http.Request, deadline time.Time) *refusal {
+// checkClient runs the origin check and the user's Authorize hook, and
+// returns what Authorize said of the client.
+func (ln *Listener) checkClient(r *http.Request, deadline time.Time) (any, *refusal) {
 	if err := checkOrigin(r, ln.opts.OriginPatterns); err != nil {
-		return &refusal{status: http.StatusForbidden, reason: err.Error(),
+		return nil, &refusal{status: http.StatusForbidden, reason: err.Error(),
 			count: func(lc *listenerCounters) { lc.refOrigin.Add(1) }}
 	}
 	if ln.opts.Authorize != nil {
 		return ln.authorize(r, deadline)
 	}
-	return nil
+	return nil, nil
+}
+
+// authorized is Options.Authorize's answer.
+type authorized struct {
+	value any
+	err   error
 }
 
 // authorize runs Options.Authorize and gives up on it at the handshake
@@ -192,7 +199,7 @@ func (ln *Listener) checkClient(r *http.Request, deadline time.Time) *refusal {
 // A late refusal is 503 with Retry-After: the client sent a complete request
 // in time (408 would blame it), the cause is on the server's side and
 // usually passes, and 504 belongs to gateways. It counts as Refused.Timeout.
-func (ln *Listener) authorize(r *http.Request, deadline time.Time) *refusal {
+func (ln *Listener) authorize(r *http.Request, deadline time.Time) (any, *refusal) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	ar := r.WithContext(ctx)
@@ -200,25 +207,28 @@ func (ln *Listener) authorize(r *http.Request, deadline time.Time) *refusal {
 	// handshake reuses while an abandoned call may still run; an upgrade
 	// request has no body anyway.
 	ar.Body, ar.GetBody, ar.ContentLength = http.NoBody, nil, 0
-	answer := make(chan error, 1)
-	go func() { answer <- ln.opts.Authorize(ar) }()
-	var err error
+	answer := make(chan authorized, 1)
+	go func() {
+		v, err := ln.opts.Authorize(ar)
+		answer <- authorized{v, err}
+	}()
+	var a authorized
 	select {
-	case err = <-answer:
+	case a = <-answer:
 	case <-ctx.Done():
 	}
 	// An answer at or after the deadline is late as well, so that a hook
 	// returning ctx.Err() is refused like one that never returns.
 	if ctx.Err() != nil {
-		return refuseUnavailable(func(lc *listenerCounters) { lc.refTimeout.Add(1) },
+		return nil, refuseUnavailable(func(lc *listenerCounters) { lc.refTimeout.Add(1) },
 			"authorization did not finish within the handshake timeout (%v); retry later (server: Options.Authorize must return before r.Context() ends)",
 			ln.opts.HandshakeTimeout)
 	}
-	if err != nil {
-		return &refusal{status: http.StatusForbidden, reason: err.Error(),
+	if a.err != nil {
+		return nil, &refusal{status: http.StatusForbidden, reason: a.err.Error(),
 			count: func(lc *listenerCounters) { lc.refUnauth.Add(1) }}
 	}
-	return nil
+	return a.value, nil
 }
 
 // checkOrigin refuses a browser's cross-site request: the Origin host must be
@@ -287,9 +297,10 @@ func acceptKey(key string) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-func writeUpgrade(nc net.Conn, key, protocol string) error {
-	b := make([]byte, 0, 256)
-	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+// upgradeAnswer is the 101 answer in a pooled buffer, queued like a frame.
+func upgradeAnswer(key, protocol string) *[]byte {
+	p := getBuf(256)
+	b := append(*p, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	b = append(b, acceptKey(key)...)
 	b = append(b, "\r\n"...)
 	if protocol != "" {
@@ -298,8 +309,8 @@ func writeUpgrade(nc net.Conn, key, protocol string) error {
 		b = append(b, "\r\n"...)
 	}
 	b = append(b, "\r\n"...)
-	_, err := nc.Write(b)
-	return err
+	*p = b
+	return p
 }
 
 // refuse answers r, counts it and closes nc.
@@ -307,7 +318,13 @@ func (ln *Listener) refuse(nc net.Conn, r *refusal) {
 	r.count(&ln.counters)
 	nc.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
 	body := "dorrit: " + r.reason + "\n"
-	fmt.Fprintf(nc, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n%s\r\n%s",
-		r.status, http.StatusText(r.status), len(body), r.header, body)
+	connection := "Connection: close\r\n"
+	if r.status == http.StatusUpgradeRequired {
+		// RFC 9110 §15.5.22: a 426 names the protocol to upgrade to, and
+		// Upgrade is then a connection option; both in one field.
+		connection = "Connection: Upgrade, close\r\nUpgrade: websocket\r\n"
+	}
+	fmt.Fprintf(nc, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n%s%s\r\n%s",
+		r.status, http.StatusText(r.status), len(body), connection, r.header, body)
 	nc.Close()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
@@ -105,14 +106,16 @@ func TestAuthorizeAndForwardedRequest(t *testing.T) {
 	seen := make(chan string, 1)
 	ln := serve(t, dorrit.Options{
 		Subprotocols: []string{"chat.v2", "chat.v1"},
-		Authorize: func(r *http.Request) error {
-			if !strings.Contains(r.Header.Get("Cookie"), "session=ok") {
-				return errors.New("no session")
+		Authorize: func(r *http.Request) (any, error) {
+			ck, err := r.Cookie("session")
+			if err != nil || !strings.HasPrefix(ck.Value, "ok") {
+				return nil, errors.New("no session")
 			}
-			return nil
+			return "user " + ck.Value, nil
 		},
 	}, func(c *dorrit.MessageConn) {
-		seen <- fmt.Sprintf("%s|%s|%s|%s|%s", c.Cookie(), c.Host(), c.Protocol(), c.Header().Get("X-Real-Ip"), c.URL().Path)
+		ck, _ := c.Cookie("session")
+		seen <- fmt.Sprintf("%s|%v|%s|%s|%s|%s|%s", ck.Value, c.Value(), c.Header().Get("Cookie"), c.Host(), c.Protocol(), c.Header().Get("X-Real-Ip"), c.URL().Path)
 		echo(c)
 	})
 	_, status, err := dialWith(ln, http.Header{"Cookie": {"session=bad"}}, "")
@@ -120,7 +123,7 @@ func TestAuthorizeAndForwardedRequest(t *testing.T) {
 		t.Fatalf("without a session: %d %v, want 403", status, err)
 	}
 	h := http.Header{
-		"Cookie":                 {"session=ok"},
+		"Cookie":                 {"session=ok42"},
 		"X-Real-Ip":              {"192.0.2.7"},
 		"Sec-WebSocket-Protocol": {"chat.v1, chat.v2"},
 	}
@@ -132,7 +135,7 @@ func TestAuthorizeAndForwardedRequest(t *testing.T) {
 	if got := c.Response().Header.Get("Sec-WebSocket-Protocol"); got != "chat.v2" {
 		t.Fatalf("negotiated %q, want the server's preference chat.v2", got)
 	}
-	if got, want := <-seen, "session=ok|chat.example|chat.v2|192.0.2.7|/room/1"; got != want {
+	if got, want := <-seen, "ok42|user ok42|session=ok42|chat.example|chat.v2|192.0.2.7|/room/1"; got != want {
 		t.Fatalf("connection saw %q, want %q", got, want)
 	}
 	if s := ln.Stats(); s.Refused.Unauthorized != 1 {
@@ -246,11 +249,11 @@ func TestAuthorizeBoundedByHandshakeTimeout(t *testing.T) {
 			t.Cleanup(releaseOnce) // also when the test fails early
 			returned := make(chan struct{})
 			deadline := make(chan time.Time, 1)
-			ln := serve(t, dorrit.Options{HandshakeTimeout: timeout, Authorize: func(r *http.Request) error {
+			ln := serve(t, dorrit.Options{HandshakeTimeout: timeout, Authorize: func(r *http.Request) (any, error) {
 				defer close(returned)
 				dl, _ := r.Context().Deadline()
 				deadline <- dl
-				return tc.authorize(r, release)
+				return nil, tc.authorize(r, release)
 			}}, echo)
 			start := time.Now()
 			_, resp, err := wstest.Dial(sockPath(ln), &wstest.DialOptions{Timeout: 5 * time.Second})
@@ -422,4 +425,52 @@ func TestSlowlorisLeavesRoomForNormalClients(t *testing.T) {
 	if s := ln.Stats(); s.Refused.Full != 0 {
 		t.Fatalf("%d refused for capacity", s.Refused.Full)
 	}
+}
+
+// A 426 names what to upgrade to and that the connection closes, in one
+// Connection field: two Connection lines that disagree ("close" and
+// "Upgrade") leave a client or proxy to pick one.
+func TestUpgradeRequiredAnswer(t *testing.T) {
+	ln := serve(t, dorrit.Options{}, echo)
+	for _, req := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\n" + upgradeHeaders + "Sec-WebSocket-Version: 8\r\n\r\n",
+	} {
+		c, err := net.Dial("unix", sockPath(ln))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Write([]byte(req))
+		// Read as sent: net/http's ReadResponse takes "close" out.
+		tp := textproto.NewReader(bufio.NewReader(c))
+		status, err := tp.ReadLine()
+		if err != nil || !strings.HasPrefix(status, "HTTP/1.1 426 ") {
+			t.Fatalf("status line %q, %v; want 426", status, err)
+		}
+		h, err := tp.ReadMIMEHeader()
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn := h.Values("Connection")
+		if len(conn) != 1 || !headerTokens(conn[0], "upgrade", "close") || h.Get("Upgrade") != "websocket" {
+			t.Errorf("426 with Connection %q, Upgrade %q; want one Connection: Upgrade, close and Upgrade: websocket",
+				conn, h.Get("Upgrade"))
+		}
+	}
+}
+
+// headerTokens reports whether the comma-separated value holds every token.
+func headerTokens(value string, tokens ...string) bool {
+	have := map[string]bool{}
+	for t := range strings.SplitSeq(value, ",") {
+		have[strings.ToLower(strings.TrimSpace(t))] = true
+	}
+	for _, t := range tokens {
+		if !have[t] {
+			return false
+		}
+	}
+	return true
 }

@@ -2,7 +2,6 @@ package dorrit_test
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -45,7 +44,7 @@ func echo(c *dorrit.MessageConn) {
 		if err != nil {
 			return
 		}
-		if err := c.Write(msg); err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
+		if err := c.Write(msg); err != nil {
 			return // queue full, or closing: Close above lets the queue drain
 		}
 	}

@@ -80,19 +80,28 @@ func TestKeepaliveDropsClientsThatDoNotAnswer(t *testing.T) {
 	}
 }
 
-// A client whose answers wait unread, because its handler stopped reading,
-// is alive: keepalive leaves it alone.
+// A client whose bytes wait unread, because its handler stopped reading,
+// is alive: keepalive leaves it alone, however late its answers to the
+// pings come (a loaded machine once delayed this test's first pong past
+// the 50 ms PongTimeout, and the client was dropped).
 func TestKeepaliveSparesUnreadClients(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
+	read := make(chan struct{})
 	ln := serve(t, fastKeepalive, func(c *dorrit.MessageConn) {
 		c.Read(context.Background())
+		close(read)
 		<-release // busy elsewhere, reading nothing
 	})
 	c := dialRaw(t, ln)
 	c.WriteText([]byte("hello"))
-	for range 5 {
+	<-read
+	c.WriteText([]byte("for later")) // waits in the socket: nobody reads
+	for i := range 5 {
 		p := expectPing(t, c)
+		if i == 0 {
+			time.Sleep(3 * fastKeepalive.PongTimeout) // late, as under load
+		}
 		if err := c.WriteFrame(wstest.Frame{Fin: true, Opcode: wstest.OpPong, Payload: p}); err != nil {
 			t.Fatal(err)
 		}

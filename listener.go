@@ -95,9 +95,17 @@ func (listenerClosedError) Is(target error) bool {
 	return target == ErrClosed || target == net.ErrClosed
 }
 
-// Accept waits for the next upgraded connection. After Close it still
-// returns the connections whose handshakes were in progress, then an error
-// matching ErrClosed and net.ErrClosed; after Shutdown, that error at once.
+// Accept waits for the next connection whose handshake dorrit has checked
+// and accepted. Its 101 answer has not left yet: it leaves with the
+// connection's first Read, CloseRead, Write (WritePrepared, WriteContext) or
+// graceful close, so the client is connected only once the application has
+// the connection. What the accept loop does before starting the handler —
+// registering c with the hub that broadcasts — is done before the client's
+// handshake completes, and a message to everyone sent after that reaches it.
+//
+// After Close, Accept still returns the connections whose handshakes were in
+// progress, then an error matching ErrClosed and net.ErrClosed; after
+// Shutdown, that error at once.
 func (ln *Listener) Accept() (*MessageConn, error) {
 	return ln.AcceptContext(context.Background())
 }

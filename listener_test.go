@@ -266,6 +266,9 @@ func TestCloseHandsOutHandshakesInProgress(t *testing.T) {
 	accepted := make(chan *dorrit.MessageConn, 1)
 	go func() {
 		c, _ := ln.Accept()
+		if c != nil {
+			c.CloseRead(context.Background()) // reading sends the 101
+		}
 		accepted <- c
 	}()
 	if err := ln.Close(); err != nil {

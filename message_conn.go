@@ -26,7 +26,7 @@ type MessageConn struct {
 	nc         *net.UnixConn
 	raw        syscall.RawConn
 	ln         *Listener
-	header     *string // the forwarded request's other header lines, nil if none
+	info       *connInfo // nil when nothing else was forwarded and Authorize gave no value
 	host       string
 	requestURI string
 	protocol   string
@@ -84,8 +84,30 @@ type MessageConn struct {
 // ID is unique among the connections of a process.
 func (c *MessageConn) ID() uint64 { return c.id }
 
-// Cookie is the client's Cookie header as the front server forwarded it ("" if none).
-func (c *MessageConn) Cookie() string { return c.headerValue("Cookie") }
+// connInfo is what a connection keeps of its upgrade request beyond the
+// host, path and protocol.
+type connInfo struct {
+	header string // the request's other header lines (see forwardedHeader)
+	value  any    // what Options.Authorize returned
+}
+
+// Value is what Options.Authorize returned for this connection (the user,
+// a session), nil without Authorize. It is set before Accept hands the
+// connection out and never changes, so any goroutine may read it.
+func (c *MessageConn) Value() any {
+	if c.info == nil {
+		return nil
+	}
+	return c.info.value
+}
+
+// Cookie returns the named cookie of the forwarded request, as net/http's
+// Request.Cookie does, or http.ErrNoCookie. The raw header is
+// Header().Get("Cookie").
+func (c *MessageConn) Cookie(name string) (*http.Cookie, error) {
+	r := http.Request{Header: http.Header{"Cookie": c.headerValues("Cookie")}}
+	return r.Cookie(name)
+}
 
 // Host is the virtual host the client asked for: the forwarded Host header.
 func (c *MessageConn) Host() string { return c.host }
@@ -100,24 +122,25 @@ func (c *MessageConn) Protocol() string { return c.protocol }
 // handshake, so the caller owns the result; read it once if you need it
 // often.
 func (c *MessageConn) Header() http.Header {
-	if c.header == nil {
+	if c.info == nil || c.info.header == "" {
 		return nil
 	}
-	h, _ := textproto.NewReader(bufio.NewReader(strings.NewReader(*c.header + "\r\n\r\n"))).ReadMIMEHeader()
+	h, _ := textproto.NewReader(bufio.NewReader(strings.NewReader(c.info.header + "\r\n\r\n"))).ReadMIMEHeader()
 	return http.Header(h) // the lines were parsed once at the handshake: no error
 }
 
-// headerValue is Header().Get(key) without parsing every line; key is canonical.
-func (c *MessageConn) headerValue(key string) string {
-	if c.header == nil {
-		return ""
+// headerValues is Header().Values(key) without parsing every line; key is canonical.
+func (c *MessageConn) headerValues(key string) []string {
+	if c.info == nil {
+		return nil
 	}
-	for line := range strings.SplitSeq(*c.header, "\r\n") {
+	var vs []string
+	for line := range strings.SplitSeq(c.info.header, "\r\n") {
 		if k, v, ok := strings.Cut(line, ": "); ok && k == key {
-			return v
+			vs = append(vs, v)
 		}
 	}
-	return ""
+	return vs
 }
 
 // URL is the path and query of the forwarded upgrade request, e.g.
@@ -154,7 +177,8 @@ func (c *MessageConn) Err() error {
 	return nil
 }
 
-func newMessageConn(ln *Listener, nc *net.UnixConn, req *http.Request, protocol string, early []byte) (*MessageConn, error) {
+// newMessageConn makes the connection with answer, the 101, first in its queue.
+func newMessageConn(ln *Listener, nc *net.UnixConn, req *http.Request, protocol string, early []byte, value any, answer *[]byte) (*MessageConn, error) {
 	raw, err := nc.SyscallConn()
 	if err != nil {
 		return nil, err
@@ -164,16 +188,17 @@ func newMessageConn(ln *Listener, nc *net.UnixConn, req *http.Request, protocol 
 		nc:         nc,
 		raw:        raw,
 		ln:         ln,
-		header:     forwardedHeader(req.Header),
+		info:       newConnInfo(req.Header, value),
 		host:       unique.Make(req.Host).Value(), // one copy per virtual host, not per connection
 		requestURI: req.RequestURI,
 		protocol:   protocol,
-		maxPayload: ln.opts.MaxPayload(),
+		maxPayload: ln.opts.maxPayload(),
 	}
 	// The other callbacks and channels are made on first use: an idle
 	// connection only ever waits to read.
 	c.readFn = c.readSome
 	c.lastRead.Store(ln.clock.Load())
+	c.push(outFrame{buf: answer, kind: frameAnswer})
 	if len(early) > 0 {
 		// The client sent frames right behind its upgrade request.
 		b := getBuf(max(len(early), readChunk))
@@ -216,7 +241,16 @@ func (c *MessageConn) finish(why *CloseError) (dropped int, ours bool) {
 // size for the connection's whole life (7 KB of the headers a front server
 // and a browser send cost 29 KiB per idle connection as a map, 12 KiB as
 // one string; BENCHMARKS.md).
-func forwardedHeader(h http.Header) *string {
+func newConnInfo(h http.Header, value any) *connInfo {
+	header := forwardedHeader(h)
+	if header == "" && value == nil {
+		return nil // reads like an empty header, costs nothing
+	}
+	return &connInfo{header: header, value: value}
+}
+
+// forwardedHeader is h's lines but the handshake's own, "" if none.
+func forwardedHeader(h http.Header) string {
 	n := 0
 	for k, vs := range h {
 		if !handshakeField(k) {
@@ -226,7 +260,7 @@ func forwardedHeader(h http.Header) *string {
 		}
 	}
 	if n == 0 {
-		return nil // reads like an empty header, costs nothing
+		return ""
 	}
 	var b strings.Builder
 	b.Grow(n)
@@ -240,8 +274,7 @@ func forwardedHeader(h http.Header) *string {
 			}
 		}
 	}
-	s := strings.TrimSuffix(b.String(), "\r\n")
-	return &s
+	return strings.TrimSuffix(b.String(), "\r\n")
 }
 
 func handshakeField(k string) bool {

@@ -82,7 +82,9 @@ type Options struct {
 
 	// Authorize, when set, runs on the forwarded upgrade request before the
 	// 101 answer. A non-nil error refuses the connection with 403 and the
-	// error's text; nothing is upgraded.
+	// error's text; nothing is upgraded. Otherwise the value it returns
+	// (the user the session cookie names, say) is the connection's Value,
+	// so the application need not parse the request a second time.
 	//
 	// Authorize is bounded by HandshakeTimeout. It runs on a goroutine of
 	// its own, concurrently with other handshakes' calls. r.Context() ends
@@ -95,10 +97,11 @@ type Options struct {
 	// r.Context() is done, or each hanging call keeps a goroutine. r.Body is
 	// empty (http.NoBody). r.Header becomes the connection's Header(), so
 	// Authorize should not change it, nor leave goroutines behind that read it.
-	Authorize func(r *http.Request) error
+	Authorize func(r *http.Request) (any, error)
 
-	// HandshakeTimeout bounds reading the upgrade request and writing the
-	// answer. 0 means 10s.
+	// HandshakeTimeout bounds reading the upgrade request and Authorize,
+	// and writing a refusal. (The 101 leaves once the application has the
+	// connection: see Listener.Accept.) 0 means 10s.
 	HandshakeTimeout time.Duration
 
 	// SocketUser and SocketGroup, when set, own the socket file (names or
@@ -149,12 +152,21 @@ type Options struct {
 	Listener net.Listener
 }
 
-// MaxPayload is the largest payload of a message or fragment with these options.
-func (o Options) MaxPayload() int {
+// maxPayload is the largest payload of a message or fragment with these options.
+func (o Options) maxPayload() int {
 	if o.BufferSize == 0 {
 		return DefaultBufferSize - bufferOverhead
 	}
 	return o.BufferSize - bufferOverhead
+}
+
+// Validate reports what Listen would refuse in o (an error matching
+// ErrInvalidOptions) without creating anything, so that a daemon can check
+// its configuration before it starts; users and groups are looked up only
+// by Listen.
+func (o Options) Validate() error {
+	_, err := o.withDefaults()
+	return err
 }
 
 // withDefaults checks o and fills in the defaults.

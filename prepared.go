@@ -3,6 +3,7 @@ package dorrit
 import (
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // A PreparedMessage is a text message framed once for many connections: a
@@ -11,7 +12,8 @@ import (
 // to N connections allocates nothing per connection. It is safe for
 // concurrent use; the caller may reuse the slice it was made from.
 type PreparedMessage struct {
-	msg []byte
+	msg   []byte
+	valid bool // UTF-8, checked once here rather than once per connection
 
 	// The frames depend on the connection's BufferSize (the fragment
 	// size). One listener means one size, kept where every WritePrepared
@@ -26,19 +28,20 @@ type preparedFrames struct {
 	frames     []*[]byte
 }
 
-// NewPreparedMessage copies msg; it is framed on first use.
+// NewPreparedMessage copies msg; it is framed on first use. A msg that is
+// not valid UTF-8 makes every WritePrepared of it fail with ErrInvalidUTF8.
 func NewPreparedMessage(msg []byte) *PreparedMessage {
-	return &PreparedMessage{msg: append([]byte(nil), msg...)}
+	return &PreparedMessage{msg: append([]byte(nil), msg...), valid: utf8.Valid(msg)}
 }
 
 // WritePrepared queues pm like Write queues a message, with every rule of
 // Write: it never blocks, a message over BufferSize-5 leaves as fragments
 // that each count among the 200 queued frames, and it fails with
-// ErrEmptyMessage, ErrQueueFull (nothing queued before is lost),
+// ErrInvalidUTF8, ErrQueueFull (nothing queued before is lost),
 // ErrMessageTooLarge or, once a close has begun, the *CloseError.
 func (c *MessageConn) WritePrepared(pm *PreparedMessage) error {
-	if len(pm.msg) == 0 {
-		return ErrEmptyMessage
+	if !pm.valid {
+		return ErrInvalidUTF8
 	}
 	frames := pm.framesFor(c.maxPayload)
 	if len(frames) > MaxQueuedFrames {

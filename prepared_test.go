@@ -41,8 +41,8 @@ func TestWritePreparedKeepsTheRules(t *testing.T) {
 	if _, got, err := b.ReadMessage(); err != nil || string(got) != msg {
 		t.Fatalf("at the default BufferSize: %q %v", got, err)
 	}
-	if err := cb.WritePrepared(dorrit.NewPreparedMessage(nil)); !errors.Is(err, dorrit.ErrEmptyMessage) {
-		t.Fatalf("empty prepared message: %v", err)
+	if err := cb.WritePrepared(dorrit.NewPreparedMessage([]byte{'a', 0xc0, 0x80})); !errors.Is(err, dorrit.ErrInvalidUTF8) {
+		t.Fatalf("prepared message with an overlong encoding: %v, want ErrInvalidUTF8", err)
 	}
 
 	// b reads nothing now: the queue fills, then refuses; nothing is lost.

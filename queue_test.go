@@ -125,7 +125,7 @@ func TestWriteErrors(t *testing.T) {
 	ln := serve(t, dorrit.Options{BufferSize: 10}, func(c *dorrit.MessageConn) { // 5-byte fragments
 		c.Read(context.Background())
 		errs := []error{
-			c.Write(nil),
+			c.Write([]byte{0xff, 0xfe}),
 			c.Write(make([]byte, 5*dorrit.MaxQueuedFrames+1)),
 		}
 		c.CloseNow()
@@ -135,7 +135,7 @@ func TestWriteErrors(t *testing.T) {
 	c := dialRaw(t, ln)
 	c.WriteText([]byte("go"))
 	errs := <-got
-	errIs(t, "empty message", errs[0], dorrit.ErrEmptyMessage)
+	errIs(t, "invalid UTF-8", errs[0], dorrit.ErrInvalidUTF8)
 	errIs(t, "message over 200 fragments", errs[1], dorrit.ErrMessageTooLarge)
 	errIs(t, "write after CloseNow", errs[2], dorrit.ErrClosed)
 }

@@ -36,8 +36,9 @@ type reader struct {
 	// given: Read returned a message and the handler has not called Read
 	// again, so it may still be answering it (Shutdown waits for that).
 	// afterClose: our close frame has left, and what the client still
-	// sends is discarded uncounted.
-	given, afterClose bool
+	// sends is discarded uncounted. answered: the first read has sent the
+	// 101 (it waits in the queue until the application reads or writes).
+	given, afterClose, answered bool
 
 	rerr error
 	err  error // sticky: the connection is over for reading
@@ -77,6 +78,12 @@ func (c *MessageConn) read(ctx context.Context, discarder bool) ([]byte, error) 
 	}
 	defer c.readMu.Unlock()
 	c.rd.given = false
+	if !c.rd.answered {
+		c.rd.answered = true
+		c.wmu.Lock()
+		c.flushOrHandOff()
+		c.wmu.Unlock()
+	}
 	if err := c.readRefused(discarder); err != nil {
 		if err != errReadAfterCloseRead {
 			c.releaseLent()

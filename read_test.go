@@ -16,7 +16,7 @@ import (
 // A cancelled context ends that Read only: the connection stays open and a
 // half-received message is completed by the next Read.
 func TestReadContextLeavesConnectionOpen(t *testing.T) {
-	steps := make(chan time.Duration) // how long each Read may wait
+	steps := make(chan time.Duration, 1) // how long each Read may wait
 	results := make(chan string)
 	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
 		defer c.Close()
@@ -34,7 +34,13 @@ func TestReadContextLeavesConnectionOpen(t *testing.T) {
 			results <- string(msg)
 		}
 	})
+	// The first Read sends the 101 (the client waits for it till then),
+	// and times out: nothing was sent.
+	steps <- 50 * time.Millisecond
 	c := dialRaw(t, ln)
+	if got := <-results; got != "error: context deadline exceeded" {
+		t.Fatalf("first Read: %q", got)
+	}
 	// A Read that must time out gets 50 ms; one that must return a message
 	// gets 10 s, so that a slow machine cannot turn it into a timeout.
 	ask := func(want string) {
@@ -48,7 +54,6 @@ func TestReadContextLeavesConnectionOpen(t *testing.T) {
 			t.Fatalf("Read: %q, want %q", got, want)
 		}
 	}
-	ask("error: context deadline exceeded") // nothing sent
 	// Half a frame: the header and 3 of 6 payload bytes.
 	key := [4]byte{9, 8, 7, 6}
 	whole := frameBytes(t, wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("abcdef"), Key: &key})

@@ -2,19 +2,21 @@ package dorrit
 
 import "sync/atomic"
 
-// Stats are a listener's live figures since Listen. Every field counts
-// events, except Live.
+// Stats are a listener's figures. Three are gauges, what is so now: Live,
+// Handshaking and QueuedBytes (int64). Every other field counts events
+// since Listen and never goes down (uint64), as a Prometheus counter does.
 type Stats struct {
-	Live        int64  // connections open now, counted from the capacity check of their handshake
-	Handshaking int64  // sockets accepted whose upgrade request is still being read or answered
-	Accepted    uint64 // connections upgraded
+	Live        int64  // gauge: connections open now, counted from the capacity check of their handshake
+	Handshaking int64  // gauge: sockets accepted whose upgrade request is still being read
+	Accepted    uint64 // connections upgraded (handed to Accept)
 	Refused     RefusedStats
 	Dropped     DroppedStats
 
 	// QueueFull counts Writes refused with ErrQueueFull (the connection
 	// stays); QueueBudget those of them refused because all queues together
-	// held Options.MaxQueueBytes. QueuedBytes is what the queues hold now,
-	// as the budget counts it (in 16 KiB steps per connection).
+	// held Options.MaxQueueBytes rather than the connection's 200 frames.
+	// QueuedBytes (a gauge) is what all queues hold now, as that budget
+	// counts it (in 16 KiB steps per connection).
 	QueueFull   uint64
 	QueueBudget uint64
 	QueuedBytes int64
@@ -26,7 +28,8 @@ type Stats struct {
 
 	// LingerExpired counts connections closed by the server whose client
 	// neither answered the close frame nor ended its stream within 2 s (or
-	// sent 1 MiB meanwhile): the socket was closed on it then.
+	// sent 1 MiB meanwhile): the socket was closed on it then. A front
+	// server that keeps client connections open counts here.
 	LingerExpired uint64
 
 	// MessagesIn, MessagesOut count complete text messages. What a client

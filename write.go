@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -25,6 +26,7 @@ const (
 	frameShared           // a data frame of a PreparedMessage: read-only, not pooled
 	frameControl
 	frameClose
+	frameAnswer // the handshake's 101, first in the queue until it leaves
 )
 
 // outFrame is one buffer waiting in the queue: one encoded frame, or, for
@@ -57,8 +59,9 @@ const iovBatch = 16
 // copied, so the caller may reuse it. A message longer than BufferSize-5
 // leaves as several fragments, each counted in the queue.
 //
-// Write never blocks. It fails with ErrEmptyMessage for an empty msg,
-// ErrQueueFull when the client is too slow (nothing queued before is lost),
+// An empty msg is sent as an empty message, as RFC 6455 allows. Write
+// never blocks. It fails with ErrInvalidUTF8 for a msg that is not valid
+// UTF-8, ErrQueueFull when the client is too slow (nothing queued before is lost),
 // ErrMessageTooLarge when msg could never fit in the queue, and, once a
 // close has begun (Close, Shutdown, the client's close frame, a failure),
 // the *CloseError that says why (errors.Is(err, ErrClosed) holds). A
@@ -66,10 +69,10 @@ const iovBatch = 16
 // the drain: CloseNow there would drop what is still queued and reset a
 // client that is still sending.
 func (c *MessageConn) Write(msg []byte) error {
-	if len(msg) == 0 {
-		return ErrEmptyMessage
+	if !utf8.Valid(msg) {
+		return ErrInvalidUTF8
 	}
-	frames := (len(msg) + c.maxPayload - 1) / c.maxPayload
+	frames := framesOf(len(msg), c.maxPayload)
 	if frames > MaxQueuedFrames {
 		return ErrMessageTooLarge
 	}
@@ -86,6 +89,11 @@ func (c *MessageConn) Write(msg []byte) error {
 	}
 	c.wmu.Unlock()
 	return nil
+}
+
+// framesOf is how many frames a message of n bytes takes: an empty one takes one.
+func framesOf(n, maxPayload int) int {
+	return max(1, (n+maxPayload-1)/maxPayload)
 }
 
 // admit decides, with wmu held, whether a message of n bytes in frames
@@ -123,7 +131,7 @@ func (c *MessageConn) WriteContext(ctx context.Context, msg []byte) error {
 			c.wmu.Unlock()
 			return c.closedErr()
 		}
-		if int(c.queued)+(len(msg)+c.maxPayload-1)/c.maxPayload <= MaxQueuedFrames && !c.overBudget(len(msg)) {
+		if int(c.queued)+framesOf(len(msg), c.maxPayload) <= MaxQueuedFrames && !c.overBudget(len(msg)) {
 			c.wmu.Unlock() // room appeared between Write and here
 			continue
 		}
@@ -250,8 +258,8 @@ func (c *MessageConn) pushControl(op byte, payload []byte) *[]byte {
 	hl := putHeader((*b)[:maxServerHeader], true, op, len(payload))
 	*b = append((*b)[:hl], payload...)
 	at := 0
-	if c.qoff > 0 {
-		at = 1 // never inside a frame already on its way
+	if c.qoff > 0 || len(c.queue) > 0 && c.queue[0].kind == frameAnswer {
+		at = 1 // never inside a frame already on its way, never before the 101
 	}
 	c.push(outFrame{})
 	copy(c.queue[at+1:], c.queue[at:])

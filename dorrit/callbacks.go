@@ -15,6 +15,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"os"
 	"sync"
 	"unsafe"
@@ -143,7 +144,7 @@ func (cb *callbacks) run(mc *dorrit.MessageConn) {
 	cb.mu.Unlock()
 	var refused bool
 	cb.do(func() {
-		cookie, host, proto := C.CString(mc.Cookie()), C.CString(mc.Host()), C.CString(mc.Protocol())
+		cookie, host, proto := C.CString(mc.Header().Get("Cookie")), C.CString(mc.Host()), C.CString(mc.Protocol())
 		refused = C.ws_call_open(c.handle, cookie, host, proto) != 0
 		C.free(unsafe.Pointer(cookie))
 		C.free(unsafe.Pointer(host))
@@ -224,10 +225,15 @@ func ws_write_conn(h unsafe.Pointer, n C.int, data *C.char) C.int {
 		return -1
 	}
 	// Write copies msg into the queue before it returns.
-	if err := c.mc.Write(unsafe.Slice((*byte)(unsafe.Pointer(data)), int(n))); err != nil {
-		return -1 // dorrit.ErrQueueFull or dorrit.ErrClosed
+	err := c.mc.Write(unsafe.Slice((*byte)(unsafe.Pointer(data)), int(n)))
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, dorrit.ErrInvalidUTF8):
+		return -3
 	}
-	return 0
+	return -1 // dorrit.ErrQueueFull, ErrMessageTooLarge or ErrClosed
+
 }
 
 //export ws_close_conn

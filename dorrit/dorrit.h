@@ -53,13 +53,15 @@ extern "C" {
 void ws_init_func(void);
 
 /*
- * ws_open_callback runs for each new connection, after the WebSocket
- * handshake. The first argument identifies the connection until
+ * ws_open_callback runs for each new connection, once its upgrade request
+ * was checked and before the client's handshake completes: the 101 leaves
+ * when the connection is first read or written (a server that speaks first
+ * sends it with its first message). The first argument identifies the connection until
  * ws_close_callback has returned. cookie is the client's Cookie header,
  * hostname the virtual host, protocol the negotiated sub-protocol; each is
  * "" when absent (never NULL), valid only during the call. Return 0 to
- * accept; anything else drops the connection at once (force close), and
- * then neither ws_read_callback nor ws_close_callback runs for it. A server
+ * accept; anything else closes the connection at once, so that the client's
+ * upgrade fails, and then neither ws_read_callback nor ws_close_callback runs for it. A server
  * that speaks first calls ws_write_conn here.
  */
 int ws_open_callback(void *conn, char *cookie, char *hostname, char *protocol);
@@ -116,7 +118,9 @@ void ws_set_protocols(char *list);
  *	   connections hold the server's limit, or the connection is closing
  *	   or unknown. There is no point going on with this connection: clean
  *	   up and call ws_close_conn;
- *	-2 len is less than 1.
+ *	-2 len is less than 1;
+ *	-3 data is not valid UTF-8, which a text message must be (a browser
+ *	   drops the connection on it): nothing queued, the connection stays.
  */
 int ws_write_conn(void *conn, int len, char *data);
 

@@ -52,12 +52,18 @@ var echoRules = []struct {
 			}
 		}
 	}},
-	{"skips an empty message", nil, func(t *testing.T, p *proc) {
+	{"keeps a client that sends an empty message", nil, func(t *testing.T, p *proc) {
+		// The Go echo sends it back (Write sends empty messages); the C
+		// API keeps the manual's -2 for a length below 1, so echo.c skips it.
 		c := p.raw(t)
 		c.WriteText(nil)
 		c.WriteText([]byte("after"))
-		if _, got, err := c.ReadMessage(); err != nil || string(got) != "after" {
-			t.Fatalf("got %q, %v; want the empty message skipped and %q echoed", got, err, "after")
+		_, got, err := c.ReadMessage()
+		if err == nil && len(got) == 0 {
+			_, got, err = c.ReadMessage()
+		}
+		if err != nil || string(got) != "after" {
+			t.Fatalf("got %q, %v; want %q echoed after the empty message (echoed or skipped)", got, err, "after")
 		}
 	}},
 	{"reassembles a fragmented message", nil, func(t *testing.T, p *proc) {

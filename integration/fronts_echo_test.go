@@ -62,6 +62,30 @@ func echoThrough(t *testing.T, listen string) {
 			t.Fatalf("echo of %d bytes: got %d bytes, %v", len(msg), len(got), err)
 		}
 	}
+	// Autobahn's empty-message cases: 1.1.1 and 6.1.1 (an empty message),
+	// 6.1.2 (three empty fragments), 6.1.3 (empty, payload, empty).
+	for _, fragments := range [][]string{{""}, {"", "", ""}, {"", "middle frame payload", ""}} {
+		w, err := c.Writer(ctx, websocket.MessageText)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range fragments[:len(fragments)-1] {
+			if _, err := w.Write([]byte(p)); err != nil { // one frame each
+				t.Fatal(err)
+			}
+		}
+		if _, err := w.Write([]byte(fragments[len(fragments)-1])); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		want := strings.Join(fragments, "")
+		typ, got, err := c.Read(ctx)
+		if err != nil || typ != websocket.MessageText || string(got) != want {
+			t.Fatalf("echo of %q in %d fragments: %v %q, %v", want, len(fragments), typ, got, err)
+		}
+	}
 	c.Close(websocket.StatusNormalClosure, "")
 }
 

@@ -29,7 +29,7 @@ func echo(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) error
 				if err != nil {
 					return
 				}
-				if err := c.Write(msg); err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
+				if err := c.Write(msg); err != nil {
 					return
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/dorritgo/dorrit"
 	"github.com/dorritgo/dorrit/internal/unixsocket"
 )
 
@@ -87,7 +88,14 @@ func listenerFor(cfg *Config, cred *credentials) (ul *net.UnixListener, fromSyst
 	if cred != nil && o.SocketGroup == "" {
 		o.SocketGroup = strconv.Itoa(int(cred.gid))
 	}
-	ul, err = unixsocket.Listen(unixsocket.Spec{Path: o.Path, Mode: o.SocketMode, User: o.SocketUser, Group: o.SocketGroup})
+	if err := o.Validate(); err != nil {
+		return nil, false, err
+	}
+	mode := o.SocketMode
+	if mode == 0 {
+		mode = dorrit.DefaultSocketMode
+	}
+	ul, err = unixsocket.Listen(unixsocket.Spec{Path: o.Path, Mode: mode, User: o.SocketUser, Group: o.SocketGroup})
 	return ul, false, err
 }
 

@@ -97,11 +97,11 @@ func TestCheckNoSocket(t *testing.T) {
 
 // A server that refuses browsers: the browser line says so, with the body.
 func TestCheckBrowserRefused(t *testing.T) {
-	sock := startEcho(t, dorrit.Options{Authorize: func(r *http.Request) error {
+	sock := startEcho(t, dorrit.Options{Authorize: func(r *http.Request) (any, error) {
 		if r.Header.Get("Origin") != "" {
-			return errors.New("browsers are not served here")
+			return nil, errors.New("browsers are not served here")
 		}
-		return nil
+		return nil, nil
 	}})
 	r := ctl("", "check", sock)
 	if r.code != exitFailure {

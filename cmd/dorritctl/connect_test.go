@@ -33,9 +33,9 @@ func TestConnectHandshakeFields(t *testing.T) {
 	got := make(chan *http.Request, 1)
 	sock := startEcho(t, dorrit.Options{
 		Subprotocols: []string{"chat"},
-		Authorize: func(r *http.Request) error {
+		Authorize: func(r *http.Request) (any, error) {
 			got <- r
-			return nil
+			return nil, nil
 		},
 	})
 	r := ctl("", "connect", sock, "--send", "x", "-H", "Cookie: session=42", "--subprotocol", "chat",
@@ -53,11 +53,11 @@ func TestConnectHandshakeFields(t *testing.T) {
 // A refused handshake: non-zero, the HTTP status and dorrit's explanation.
 func TestConnectRefused(t *testing.T) {
 	sock := startEcho(t, dorrit.Options{
-		Authorize: func(r *http.Request) error {
+		Authorize: func(r *http.Request) (any, error) {
 			if r.Header.Get("Cookie") == "" {
-				return errors.New("log in first: no session cookie")
+				return nil, errors.New("log in first: no session cookie")
 			}
-			return nil
+			return nil, nil
 		},
 	})
 	r := ctl("", "connect", sock, "--send", "hello")

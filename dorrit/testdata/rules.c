@@ -5,7 +5,8 @@
  *	open:   refused when the sub-protocol is "refuse"; with "first=1" in
  *	        the cookie it speaks first: "hello cookie=<c> host=<h>
  *	        protocol=<p>".
- *	fill    ws_write_conn with len 0 and -5 (expects -2), then 60000-byte
+ *	fill    ws_write_conn with len 0 and -5 (expects -2), with invalid
+ *	        UTF-8 (expects -3), then 60000-byte
  *	        messages until -1; "report" later answers the figures.
  *	bye     queues "one" and "two", then ws_close_conn(conn, 0).
  *	kill    queues 100 messages of 60000 bytes, then ws_close_conn(conn, 1).
@@ -37,7 +38,7 @@ static int probe[MAXCONN]; /* open_conns[i] asked for counts */
 static int probes, probes_closed;
 static void *subscribers[MAXCONN];
 static int opens, closes, inits, ticks;
-static int fill_empty = 1, fill_negative = 1, fill_queued, fill_full = 1;
+static int fill_empty = 1, fill_negative = 1, fill_invalid = 1, fill_queued, fill_full = 1;
 static int *volatile crash_here; /* NULL */
 static pthread_t callback_thread;
 static int have_thread;
@@ -117,6 +118,7 @@ static void fill(void *conn)
 	memset(big, 'f', sizeof big);
 	fill_empty = ws_write_conn(conn, 0, big);
 	fill_negative = ws_write_conn(conn, -5, big);
+	fill_invalid = ws_write_conn(conn, 2, "\xff\xfe");
 	fill_queued = 0;
 	while ((fill_full = ws_write_conn(conn, sizeof big, big)) == 0)
 		if (++fill_queued >= 1000)
@@ -139,8 +141,8 @@ void ws_read_callback(void *conn, int len, char *buf)
 	if (strcmp(buf, "fill") == 0) {
 		fill(conn);
 	} else if (strcmp(buf, "report") == 0) {
-		snprintf(msg, sizeof msg, "empty=%d negative=%d queued=%d full=%d",
-		    fill_empty, fill_negative, fill_queued, fill_full);
+		snprintf(msg, sizeof msg, "empty=%d negative=%d invalid=%d queued=%d full=%d",
+		    fill_empty, fill_negative, fill_invalid, fill_queued, fill_full);
 		reply(conn, msg);
 	} else if (strcmp(buf, "bye") == 0) {
 		reply(conn, "one");

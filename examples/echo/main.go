@@ -19,7 +19,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 
@@ -64,10 +63,7 @@ func echo(ctx context.Context, c *dorrit.MessageConn) {
 		if err != nil {
 			return
 		}
-		// An empty message is legal but cannot be sent back (the
-		// manual's -2); skip it rather than drop the client.
-		err = c.Write(msg)
-		if err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
+		if err := c.Write(msg); err != nil {
 			return // queue full: a client that does not read is let go
 		}
 	}

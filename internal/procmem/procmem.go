@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -38,7 +37,7 @@ func Echo(ln *dorrit.Listener) {
 				if err != nil {
 					return
 				}
-				if err := c.Write(msg); err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
+				if err := c.Write(msg); err != nil {
 					return
 				}
 			}

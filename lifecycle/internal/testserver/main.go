@@ -127,7 +127,7 @@ func serve(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) erro
 					w.Flush()
 					panic("dump done")
 				}
-				if err := c.Write(msg); err != nil && !errors.Is(err, dorrit.ErrEmptyMessage) {
+				if err := c.Write(msg); err != nil {
 					return
 				}
 			}
