@@ -198,11 +198,16 @@ func TestDrainedQueuesAreGivenBack(t *testing.T) {
 	})
 	msg := bytes.Repeat([]byte("x"), 60<<10)
 	for range 4 {
-		c, err := procmem.Dial(r.ln.Addr().String(), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
+		// The 101 leaves once the server side reads (CloseRead), after
+		// Accept: the client waits for it meanwhile.
+		dialled := make(chan net.Conn, 1)
+		go func() {
+			c, err := procmem.Dial(r.ln.Addr().String(), "")
+			if err != nil {
+				t.Error(err)
+			}
+			dialled <- c
+		}()
 		sc, err := r.ln.Accept()
 		if err != nil {
 			t.Fatal(err)
@@ -216,6 +221,11 @@ func TestDrainedQueuesAreGivenBack(t *testing.T) {
 			}
 			<-sc.Done()
 		}()
+		c := <-dialled
+		if c == nil {
+			t.FailNow()
+		}
+		conns = append(conns, c)
 	}
 	waitQueued(t, r.ln, func(q int64) bool { return q >= budget/2 }, "at least half the budget")
 	before := forcedCollections()
