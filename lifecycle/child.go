@@ -105,7 +105,7 @@ func (sv *supervisor) startServer() (*child, error) {
 			return c, nil
 		}
 		<-c.done
-		if err != errNoReport {
+		if !errors.Is(err, errNoReport) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w (%s)", errNotReady, c.describeExit())

@@ -18,7 +18,7 @@ import (
 // Config is what the command line said, given to Configure, Init and
 // Serve.
 type Config struct {
-	Options    dorrit.Options // the Server's Options, with Name, Path (-l), BufferSize (-b) and MaxConns (-m) as the server runs with them
+	Options    dorrit.Options // the Server's Options, with Name, Path (-l), BufferSize (-b), MaxConns (-m) and MaxQueueBytes as the server runs with them
 	User       string         // -u, default "nobody"
 	Group      string         // -g, default "nobody", or the user's primary group where there is no group "nobody"
 	Foreground bool           // -x: no daemon, no pidfile, logs to stderr

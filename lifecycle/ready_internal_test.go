@@ -44,7 +44,7 @@ func TestReadyPipeClosedWithoutReport(t *testing.T) {
 	defer r.Close()
 	w.Write([]byte("READ")) // cut short
 	w.Close()
-	if got := readReport(r); got != errNoReport {
+	if got := readReport(r); !errors.Is(got, errNoReport) {
 		t.Fatalf("readReport = %v, want errNoReport", got)
 	}
 }

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -156,7 +157,7 @@ func detach(s *Server, cfg *Config, ul *net.UnixListener, pf *pidfile) error {
 	// after Run returns: reaped when it ends, it leaves no zombie.
 	go cmd.Wait()
 
-	if err := readReport(readyR); err != errNoReport {
+	if err := readReport(readyR); !errors.Is(err, errNoReport) {
 		return err // nil: the daemon accepts
 	}
 	return fmt.Errorf("the daemon ended during start-up (see syslog for %s)", s.Name)
