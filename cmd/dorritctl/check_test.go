@@ -79,6 +79,31 @@ func TestCheckSocketGroup(t *testing.T) {
 	if r.code != exitFailure || !strings.Contains(r.stdout, "-g "+group) {
 		t.Errorf("want the fix -g %s:\n%v", group, r)
 	}
+	// Joining root's group would hand the front server every file root
+	// shares with its group: never a fix.
+	if strings.Contains(r.stdout, "usermod") {
+		t.Errorf("the fix suggests joining root's group:\n%v", r)
+	}
+}
+
+// A socket whose group is an ordinary one the account is not in: both
+// fixes, -g and joining that group, are fine.
+func TestCheckSocketOtherGroup(t *testing.T) {
+	needRoot(t)
+	group := nobodyGroup(t)
+	sock := startEcho(t, dorrit.Options{SocketGroup: group})
+	r := ctl("", "check", sock, "--as", "root")
+	if r.code != 0 {
+		t.Fatalf("root reaches every socket:\n%v", r)
+	}
+	const other = "daemon" // Debian's and FreeBSD's user daemon, not in nogroup
+	if _, err := user.Lookup(other); err != nil {
+		t.Skipf("no user %s here", other)
+	}
+	r = ctl("", "check", sock, "--as", other)
+	if r.code != exitFailure || !strings.Contains(r.stdout, "usermod -aG "+group+" "+other) {
+		t.Errorf("want the fix usermod -aG %s %s:\n%v", group, other, r)
+	}
 }
 
 func TestCheckNoSocket(t *testing.T) {
