@@ -75,6 +75,23 @@ func TestConfigComments(t *testing.T) {
 	}
 }
 
+// A front server's file serves both kinds of server: one run by lifecycle
+// (its flags) and an application that calls dorrit.Listen in a daemon of
+// its own (Options), since only the socket's path and group matter.
+func TestConfigCommentsForEmbedding(t *testing.T) {
+	for target, group := range map[string]string{"nginx": "www-data", "haproxy": "haproxy", "caddy": "caddy", "apache": "www-data"} {
+		text := generate(t, target, "echo", "--socket", "/run/echo.socket")
+		for _, want := range []string{
+			"echo -l /run/echo.socket -g " + group,
+			`dorrit.Options{Path: "/run/echo.socket", SocketGroup: "` + group + `"}`,
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s: the comments do not say %s:\n%s", target, want, text)
+			}
+		}
+	}
+}
+
 // nginxConf wraps the generated file in a minimal nginx.conf.
 func nginxConf(dir, snippet, extra string) string {
 	return fmt.Sprintf(`%s
