@@ -16,8 +16,8 @@ var nginxTemplate = frontTemplate("nginx", `# /etc/nginx/conf.d/{{.Name}}.conf: 
 #
 # The socket is mode 0770 (srwxrwx---): nginx's workers (user www-data on
 # Debian, nginx on RHEL, www on FreeBSD) must be in its group.
-{{template "access" .}}# Without the group, nginx logs "connect() to unix:{{.Socket}} failed (13:
-# Permission denied)" and answers 502. dorritctl check {{.Socket}}
+{{template "access" .}}# Without the group, nginx logs "connect() to unix:{{.Socket}} failed
+# (13: Permission denied)" and answers 502. dorritctl check {{.Socket}}
 # --as www-data says what is missing.
 
 # Connections: each open WebSocket holds two of nginx's connections (the
