@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// The tests run the real thing: libdorrit.a built with go build
-// -buildmode=c-archive, C servers compiled and linked with the system's C
+// The tests run the real thing: libdorrit.a built with go build -tags
+// libdorrit -buildmode=c-archive, as make libdorrit does, C servers compiled and linked with the system's C
 // compiler, run as processes and spoken to over their unix socket.
 
 // binDir holds what the tests build, in a directory every account may
@@ -78,7 +78,7 @@ func libdorrit(t testing.TB, race bool) *archive {
 		a.dir += "-race"
 	}
 	archives[race] = a
-	args := []string{"build", "-buildmode=c-archive", "-o", filepath.Join(a.dir, "libdorrit.a")}
+	args := []string{"build", "-tags", "libdorrit", "-buildmode=c-archive", "-o", filepath.Join(a.dir, "libdorrit.a")}
 	if race {
 		args = append(args, "-race")
 	}
