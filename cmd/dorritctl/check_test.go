@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"net/http"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/testproc"
 )
 
 // nobodyGroup is the primary group of nobody (nogroup on Debian).
@@ -208,30 +208,11 @@ func startNginx(t *testing.T, dir, socket, listen string) *exec.Cmd {
 }
 
 // runFront starts a front server and waits until it accepts on listen;
-// it is stopped when the test ends.
+// it is stopped when the test ends (SIGTERM, then its whole process group:
+// Apache, stopped while it replaces a child, now and then waits 10 s for
+// it).
 func runFront(t *testing.T, name string, cmd *exec.Cmd, listen string) {
 	t.Helper()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		// A graceful stop, then the whole process group: Apache, stopped
-		// while it replaces a child, now and then waits 10 s for it.
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("%s said:\n%s", name, out.String())
-		}
-	})
-	waitTCP(t, listen, done)
+	p := testproc.Start(t, cmd, testproc.Options{Name: name, Stop: syscall.SIGTERM, Grace: 3 * time.Second})
+	waitTCP(t, listen, p.Done())
 }
