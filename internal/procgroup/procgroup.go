@@ -30,9 +30,8 @@ type Group struct {
 	Cmd *exec.Cmd
 
 	done  chan struct{}
-	err   error     // Cmd.Wait's, once done is closed
-	guard *exec.Cmd // the watchdog
-	tie   *os.File  // the watchdog's pipe: its end of file is this process's death
+	err   error // Cmd.Wait's, once done is closed
+	watch *Watchdog
 
 	killOnce sync.Once
 }
@@ -43,11 +42,15 @@ type Group struct {
 const watchdog = `trap '' INT TERM HUP QUIT; read _; kill -s KILL -- "-$1" 2>/dev/null`
 
 // Start starts cmd as the leader of a new process group tied to this
-// process. cmd.SysProcAttr may be set; Setpgid is forced (and, on Linux,
-// Pdeathsig to SIGKILL). Do not call cmd.Wait: the Group does.
+// process. cmd.SysProcAttr may be set, without Setsid (a daemon's session
+// is Watch's case); Setpgid is forced (and, on Linux, Pdeathsig to
+// SIGKILL). Do not call cmd.Wait: the Group does.
 func Start(cmd *exec.Cmd) (*Group, error) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	if cmd.SysProcAttr.Setsid {
+		return nil, errors.New("procgroup: Start with SysProcAttr.Setsid: a session leader cannot join a new group; start it yourself and Watch its group")
 	}
 	cmd.SysProcAttr.Setpgid = true
 	cmd.SysProcAttr.Pgid = 0
@@ -74,28 +77,48 @@ func Start(cmd *exec.Cmd) (*Group, error) {
 	if err := <-started; err != nil {
 		return nil, err
 	}
-	if err := g.startWatchdog(); err != nil {
+	w, err := Watch(cmd.Process.Pid)
+	if err != nil {
 		g.Kill()
 		return nil, fmt.Errorf("procgroup: cannot start the watchdog of %s: %w", cmd.Path, err)
 	}
+	g.watch = w
 	return g, nil
 }
 
-func (g *Group) startWatchdog() error {
+// A Watchdog kills a process group when this process dies.
+type Watchdog struct {
+	cmd *exec.Cmd
+	tie *os.File // the watchdog's pipe: its end of file is this process's death
+}
+
+// Watch ties the existing process group pgid to this process (a daemon's,
+// which left the group of the process that started it): the group is
+// killed when this process dies, until Stop.
+func Watch(pgid int) (*Watchdog, error) {
+	if pgid <= 1 {
+		return nil, fmt.Errorf("procgroup: %d is not a process group to watch", pgid)
+	}
 	r, w, err := os.Pipe() // close-on-exec: no other child inherits w
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer r.Close()
-	guard := exec.Command("/bin/sh", "-c", watchdog, "sh", fmt.Sprint(g.Cmd.Process.Pid))
-	guard.Stdin = r
-	guard.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := guard.Start(); err != nil {
+	cmd := exec.Command("/bin/sh", "-c", watchdog, "sh", fmt.Sprint(pgid))
+	cmd.Stdin = r
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
 		w.Close()
-		return err
+		return nil, err
 	}
-	g.guard, g.tie = guard, w
-	return nil
+	return &Watchdog{cmd: cmd, tie: w}, nil
+}
+
+// Stop ends the watch without killing the group.
+func (w *Watchdog) Stop() {
+	w.cmd.Process.Kill()
+	w.cmd.Wait()
+	w.tie.Close()
 }
 
 // Pid is the leader's process ID, which is also the group's ID.
@@ -121,10 +144,8 @@ func (g *Group) Kill() {
 	g.killOnce.Do(func() {
 		// The watchdog first: once the group is gone its ID may be
 		// taken by another group, which a late watchdog would kill.
-		if g.guard != nil {
-			g.guard.Process.Kill()
-			g.guard.Wait()
-			g.tie.Close()
+		if g.watch != nil {
+			g.watch.Stop()
 		}
 		err := syscall.Kill(-g.Pid(), syscall.SIGKILL)
 		if err != nil && !errors.Is(err, syscall.ESRCH) {

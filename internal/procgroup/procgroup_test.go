@@ -34,7 +34,7 @@ func TestKillEndsTheGroup(t *testing.T) {
 	if pgid, err := syscall.Getpgid(sleeper); err != nil || pgid != g.Pid() {
 		t.Fatalf("the leader's child is in group %d (%v), want %d", pgid, err, g.Pid())
 	}
-	guard := g.guard.Process.Pid
+	guard := g.watch.cmd.Process.Pid
 
 	g.Kill()
 	g.Kill() // again: nothing happens

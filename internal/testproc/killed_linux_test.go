@@ -27,13 +27,21 @@ func TestHoldChildren(t *testing.T) {
 	}
 	p := Start(t, exec.Command("/bin/sh", "-c", "sleep 1000 & echo ready; wait"), Options{})
 	p.WaitLine(t, regexp.MustCompile(`^ready$`))
-	fmt.Printf("group %d\n", p.Pid())
+	// A daemon: a session of its own, which no group kill of ours reaches.
+	daemon := exec.Command("/bin/sh", "-c", "sleep 1000 & wait")
+	daemon.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go daemon.Wait()
+	Tie(t, daemon.Process.Pid)
+	fmt.Printf("group %d daemon %d\n", p.Pid(), daemon.Process.Pid)
 	time.Sleep(time.Hour)
 }
 
 // A test process killed with SIGKILL mid-test, which runs no cleanup,
 // leaves none of its children behind: neither the process it started nor
-// that process's own children, nor the watchdog.
+// that process's own children, nor a daemon it tied, nor the watchdogs.
 func TestKilledTestLeavesNoChild(t *testing.T) {
 	self, err := os.Executable()
 	if err != nil {
@@ -49,24 +57,29 @@ func TestKilledTestLeavesNoChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer test.Process.Kill()
-	pgid := 0
+	pgid, daemon := 0, 0
 	sc := bufio.NewScanner(out)
 	for pgid == 0 && sc.Scan() {
-		fmt.Sscanf(sc.Text(), "group %d", &pgid)
+		fmt.Sscanf(sc.Text(), "group %d daemon %d", &pgid, &daemon)
 	}
-	if pgid == 0 {
+	if pgid == 0 || daemon == 0 {
 		test.Wait()
-		t.Fatalf("the killed test did not start its child (%v)", test.ProcessState)
+		t.Fatalf("the killed test did not start its processes (%v)", test.ProcessState)
 	}
-	if n := len(alive(pgid)); n != 2 {
-		t.Fatalf("want the child and its own child in group %d, found %d processes", pgid, n)
+	for _, g := range []int{pgid, daemon} {
+		if n := len(alive(g)); n != 2 {
+			t.Fatalf("want a process and its own child in group %d, found %d processes", g, n)
+		}
 	}
 
 	test.Process.Signal(syscall.SIGKILL)
 	test.Wait()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		left := append(alive(pgid), watchdogs(pgid)...)
+		var left []int
+		for _, g := range []int{pgid, daemon} {
+			left = append(append(left, alive(g)...), watchdogs(g)...)
+		}
 		if len(left) == 0 {
 			return
 		}

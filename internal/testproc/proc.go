@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -216,4 +217,22 @@ func (p *Proc) Stop(t testing.TB, sig os.Signal, d time.Duration) int {
 		t.Fatalf("%s did not exit within %v of %v; it said:\n%s", p.name, d, sig, p.Output())
 	}
 	return p.Cmd.ProcessState.ExitCode()
+}
+
+// Tie ties to the test a process group it did not start itself: a
+// daemon's, which left the group of the command that started it (read its
+// ID from the daemon's pidfile: the supervisor leads the group of its
+// server processes). The group is killed (SIGKILL) at the test's cleanup,
+// and when the test process dies. Call Tie before registering a graceful
+// stop, so that the stop runs first and the kill takes what is left.
+func Tie(t testing.TB, pgid int) {
+	t.Helper()
+	w, err := procgroup.Watch(pgid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		w.Stop()
+		syscall.Kill(-pgid, syscall.SIGKILL)
+	})
 }
