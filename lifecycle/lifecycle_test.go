@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dorritgo/dorrit/internal/testproc"
 	"golang.org/x/sys/unix"
 )
 
@@ -127,7 +128,7 @@ func TestDaemonPidfile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pidfile holds %q", b)
 	}
-	t.Cleanup(func() { syscall.Kill(-pid, syscall.SIGKILL) }) // the daemon leads its own process group
+	testproc.Tie(t, pid) // the daemon leads its own process group
 	if syscall.Kill(pid, 0) != nil {
 		t.Fatalf("pidfile names %d, which is not running", pid)
 	}

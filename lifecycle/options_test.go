@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dorritgo/dorrit/internal/testproc"
 	"github.com/dorritgo/dorrit/internal/wstest"
 )
 
@@ -35,23 +36,22 @@ func runToExit(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(testserver, args...)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	p := testproc.Start(t, cmd, testproc.Options{})
+	select {
+	case <-p.Done():
+	case <-time.After(20 * time.Second):
+		p.Kill()
+		t.Fatalf("%v still running after 20 s; output:\n%s", args, p.Output())
 	}
-	timer := time.AfterFunc(20*time.Second, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	defer timer.Stop()
-	err := cmd.Wait()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatal(err)
+	if err := p.Err(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
 	}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		t.Fatalf("%v still running after 20 s; output:\n%s", args, &out)
-	}
-	return cmd.ProcessState.ExitCode(), out.String()
+	// Its last lines, which may come just after the exit.
+	p.WaitOutput()
+	return cmd.ProcessState.ExitCode(), p.Output()
 }
 
 // Options set in code are the flags' defaults: the server runs with them

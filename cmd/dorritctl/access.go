@@ -136,7 +136,8 @@ func reach(a *account, socket string, sockSt *syscall.Stat_t) []finding {
 }
 
 // socketFix says how to give a write permission on the socket. The server
-// sets mode 0770 itself, so the usual fix is the socket's group: -g.
+// sets mode 0770 itself, so the usual fix is the socket's group: -g with the
+// front server's group.
 func socketFix(a *account, st *syscall.Stat_t, socket string) string {
 	switch {
 	case st.Uid == a.uid, a.inGroup(st.Gid):
@@ -146,6 +147,11 @@ func socketFix(a *account, st *syscall.Stat_t, socket string) string {
 	fix := fmt.Sprintf("start the server with -g %s (%s's group), which gives the socket to that group", groupName(a.gid), a.user)
 	if a.pid != 0 && userInGroup(a.user, st.Gid) {
 		return fmt.Sprintf("%s is in group %s now, but this process started before it joined: restart the front server; or %s", a.user, sockGroup, fix)
+	}
+	if st.Gid == 0 {
+		// Group 0 (root, or wheel on FreeBSD) shares root's files with
+		// its members: joining it is never the fix for one socket.
+		return fix
 	}
 	return fmt.Sprintf("%s, or add %s to group %s (usermod -aG %s %s) and restart the front server", fix, a.user, sockGroup, sockGroup, a.user)
 }
