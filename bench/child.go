@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/dorritgo/dorrit/internal/procgroup"
 )
 
 // child is one server running in a process of its own, so that its memory
@@ -26,10 +28,10 @@ type child struct {
 	rout *os.File // the read end out scans
 	sock string
 
-	exited  chan struct{} // closed once the process has ended and been reaped
-	waitErr error         // how it ended, set before exited is closed
-	killed  atomic.Bool   // ended by stop, not on its own
-	once    sync.Once
+	group  *procgroup.Group // dies with this process, however it dies
+	exited <-chan struct{}  // closed once the process has ended and been reaped
+	killed atomic.Bool      // ended by stop, not on its own
+	once   sync.Once
 }
 
 // startChild runs this binary with -serve name on a socket in dir; ready
@@ -58,7 +60,9 @@ func startChild(name, dir string) (*child, error) {
 	}
 	cmd := exec.Command(self, "-serve", name, "-socket", sock)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, os.Stderr
-	err = cmd.Start()
+	// A process group of its own, killed when this process dies: a bench
+	// run (or its test) killed midway leaves no server behind.
+	g, err := procgroup.Start(cmd)
 	inR.Close() // the child holds its own copies
 	outW.Close()
 	if err != nil {
@@ -66,13 +70,8 @@ func startChild(name, dir string) (*child, error) {
 		outR.Close()
 		return nil, err
 	}
-	c := &child{name: name, cmd: cmd, in: inW, out: bufio.NewScanner(outR), rout: outR, sock: sock,
-		exited: make(chan struct{})}
-	go func() {
-		c.waitErr = cmd.Wait()
-		close(c.exited)
-	}()
-	return c, nil
+	return &child{name: name, cmd: cmd, in: inW, out: bufio.NewScanner(outR), rout: outR, sock: sock,
+		group: g, exited: g.Done()}, nil
 }
 
 // ready waits for the server's "ready" line.
@@ -99,8 +98,7 @@ func (c *child) settledRSS() (int64, error) {
 func (c *child) stop() {
 	c.once.Do(func() {
 		c.killed.Store(true)
-		c.cmd.Process.Signal(syscall.SIGKILL)
-		<-c.exited
+		c.group.Kill()
 		c.in.Close()
 		c.rout.Close()
 		os.Remove(c.sock)
@@ -120,10 +118,11 @@ func (c *child) died() string {
 	if c.killed.Load() {
 		return ""
 	}
-	if c.waitErr == nil {
+	waitErr := c.group.Err()
+	if waitErr == nil {
 		return "; server process exited with status 0"
 	}
-	return "; server process: " + c.waitErr.Error()
+	return "; server process: " + waitErr.Error()
 }
 
 func rss(pid int) (int64, error) {

@@ -10,29 +10,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/dorritgo/dorrit/internal/testproc"
 )
 
-// The tests run the real thing: libdorrit.a built with go build
-// -buildmode=c-archive, C servers compiled and linked with the system's C
+// The tests run the real thing: libdorrit.a built with go build -tags
+// libdorrit -buildmode=c-archive, as make libdorrit does, C servers compiled and linked with the system's C
 // compiler, run as processes and spoken to over their unix socket.
 
-// binDir holds what the tests build, in a directory every account may
-// enter: the server processes run as nobody and must exec their binary.
-var binDir string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "libdorrit-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Chmod(dir, 0o755)
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testproc.Main(m) }
 
 // need skips the test when the program is missing, or fails it under CI,
 // which installs it (.ci/run).
@@ -61,10 +47,15 @@ var (
 )
 
 // libdorrit builds libdorrit.a once per test binary (with -race when
-// race), with dorrit.h beside it.
+// race), as make libdorrit does, with dorrit.h beside it.
 func libdorrit(t testing.TB, race bool) *archive {
 	t.Helper()
 	need(t, "cc", "gcc")
+	flags := []string{"-tags", "libdorrit", "-buildmode=c-archive"}
+	if race {
+		flags = append(flags, "-race")
+	}
+	lib := testproc.Build(t, testproc.Program{Pkg: ".", Flags: flags, Name: "libdorrit.a"})
 	archiveMu.Lock()
 	defer archiveMu.Unlock()
 	if a := archives[race]; a != nil {
@@ -73,21 +64,8 @@ func libdorrit(t testing.TB, race bool) *archive {
 		}
 		return a
 	}
-	a := &archive{dir: filepath.Join(binDir, "lib"), race: race}
-	if race {
-		a.dir += "-race"
-	}
+	a := &archive{dir: filepath.Dir(lib), race: race}
 	archives[race] = a
-	args := []string{"build", "-buildmode=c-archive", "-o", filepath.Join(a.dir, "libdorrit.a")}
-	if race {
-		args = append(args, "-race")
-	}
-	start := time.Now()
-	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
-		a.err = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		t.Fatal(a.err)
-	}
-	t.Logf("go %s .: %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
 	h, err := os.ReadFile("dorrit.h")
 	if err == nil {
 		err = os.WriteFile(filepath.Join(a.dir, "dorrit.h"), h, 0o644)
@@ -103,7 +81,7 @@ func libdorrit(t testing.TB, race bool) *archive {
 // cc src -I<dir> -L<dir> -ldorrit -lpthread, plus extra flags.
 func (a *archive) cc(t testing.TB, src, out string, extra ...string) string {
 	t.Helper()
-	bin := filepath.Join(binDir, out)
+	bin := filepath.Join(testproc.Dir(t), out)
 	args := []string{"-Wall", "-Wextra", "-Werror", "-o", bin, src, "-I" + a.dir, "-L" + a.dir}
 	if a.race {
 		// The race runtime in the archive maps its shadow memory at fixed
@@ -120,9 +98,9 @@ func (a *archive) cc(t testing.TB, src, out string, extra ...string) string {
 }
 
 var (
-	cEchoOnce, goEchoOnce, rulesOnce sync.Once
-	cEchoBin, goEchoBin, rulesBin    string
-	cEchoErr, goEchoErr, rulesErr    error
+	cEchoOnce, rulesOnce sync.Once
+	cEchoBin, rulesBin   string
+	cEchoErr, rulesErr   error
 )
 
 // once runs build the first time and gives its outcome every time. Each
@@ -163,16 +141,11 @@ func rules(t testing.TB) string {
 
 // goEcho is examples/echo, the Go server the C one must match.
 func goEcho(t testing.TB) string {
-	return once(t, &goEchoOnce, &goEchoBin, &goEchoErr, func(t testing.TB) string {
-		bin := filepath.Join(binDir, "echo-go")
-		args := []string{"build", "-o", bin}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		args = append(args, "../examples/echo")
-		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return bin
-	})
+	t.Helper()
+	need(t, "cc", "gcc") // as for the C servers: without a C compiler every test skips
+	var flags []string
+	if raceEnabled {
+		flags = append(flags, "-race")
+	}
+	return testproc.Build(t, testproc.Program{Pkg: "../examples/echo", Flags: flags, Name: "echo-go"})
 }

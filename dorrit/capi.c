@@ -1,3 +1,5 @@
+//go:build libdorrit && cgo && (linux || freebsd)
+
 // The C half of libdorrit: main(), ws_config_file, and the calls into the
 // four functions the server defines.
 //

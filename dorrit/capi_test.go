@@ -87,6 +87,11 @@ func TestInitRunsBeforeTheSocketAsTheStartingUser(t *testing.T) {
 	if p.find(regexp.MustCompile(`msg=accepting server=rules `)) == nil {
 		t.Fatalf("no accepting line for server=rules: ws_set_name did not name the server")
 	}
+	// The command line is parsed twice before the start (alone, then
+	// after ws_init_func): the note on -h comes once all the same.
+	if n := strings.Count(p.stderr(), "-h changes nothing"); n != 1 {
+		t.Errorf("the note on -h said %d times, want once", n)
+	}
 	lines := strings.Split(p.stderr(), "\n")
 	first := -1
 	accepting := -1

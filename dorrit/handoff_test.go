@@ -1,4 +1,4 @@
-//go:build cgo && (linux || freebsd)
+//go:build libdorrit && cgo && (linux || freebsd)
 
 package main
 

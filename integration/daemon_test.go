@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dorritgo/dorrit/internal/testproc"
 )
 
 // daemon is a server started as a daemon by `dorritctl start`, as an
@@ -36,6 +38,11 @@ func startDaemon(t *testing.T, name, bin, socket string, flags ...string) *daemo
 	out, err := exec.Command(dorritctlBin, args...).CombinedOutput()
 	if err != nil || strings.Contains(string(out), "already running") {
 		t.Fatalf("dorritctl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	// Killed when the test ends, after the stop below, or when the test
+	// process dies: the daemon leads a session of its own.
+	if st := d.status(t); st.PID > 1 {
+		testproc.Tie(t, st.PID)
 	}
 	t.Cleanup(func() {
 		out, err := exec.Command(dorritctlBin, "stop", name, "--force", "--timeout", "20s").CombinedOutput()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -90,9 +91,14 @@ func startCaddy(t *testing.T, conf, listen string) {
 	t.Helper()
 	bin := tool(t, "caddy", "version")
 	dir := t.TempDir()
-	// No admin endpoint: it would take port 2019.
+	// No admin endpoint: the generated one is a socket in the caddy
+	// account's home, which tests leave alone.
+	conf = regexp.MustCompile(`(?m)^\tadmin unix/.*$`).ReplaceAllString(conf, "\tadmin off")
+	if !strings.Contains(conf, "\tadmin off\n") {
+		t.Fatalf("no admin line in dorritctl's Caddyfile:\n%s", conf)
+	}
 	file := filepath.Join(dir, "Caddyfile")
-	writeFile(t, file, "{\n\tadmin off\n}\n\n"+conf)
+	writeFile(t, file, conf)
 	cmd := frontCommand(t, bin, "run", "--config", file, "--adapter", "caddyfile")
 	// Caddy's data and configuration stay in the test's directory.
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)

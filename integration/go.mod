@@ -7,6 +7,7 @@ replace github.com/dorritgo/dorrit v0.0.0 => ../
 require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/coder/websocket v1.8.15
+	github.com/dorritgo/dorrit v0.0.0
 )
 
 require (

@@ -21,13 +21,15 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/dorritgo/dorrit/internal/testproc"
 )
 
 // notifyDaemon is examples/notify started as root, behind nginx: its API
 // on a loopback port of its own, its browsers through nginx.
 type notifyDaemon struct {
 	api, site, pidfile string
-	out                *syncBuffer
+	proc               *testproc.Proc
 }
 
 // startNotify starts examples/notify (dropping to nobody, its socket in
@@ -40,25 +42,13 @@ func startNotify(t *testing.T, env ...string) *notifyDaemon {
 	}
 	dir := sharedDir(t)
 	sock := filepath.Join(dir, "notify.socket")
-	d := &notifyDaemon{api: "127.0.0.1:" + freePort(t), pidfile: filepath.Join(dir, "notify.pid"), out: &syncBuffer{}}
+	d := &notifyDaemon{api: "127.0.0.1:" + freePort(t), pidfile: filepath.Join(dir, "notify.pid")}
 	cmd := exec.Command(notifyBin, "-l", sock, "-api", d.api, "-pidfile", d.pidfile, "-g", nobodyGroup(t))
 	cmd.Env = append(append(os.Environ(), "NOTIFY_SECRET=integration"), env...)
-	cmd.Stdout, cmd.Stderr = d.out, d.out
-	// Its own process group, which upgraded processes stay in: the
-	// cleanup ends them all.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		if t.Failed() {
-			t.Logf("notify said:\n%s", d.out.String())
-		}
-	})
+	// The processes upgrades start stay in its process group, which ends
+	// with the test.
+	d.proc = testproc.Start(t, cmd, testproc.Options{Name: "notify"})
+	done := d.proc.Done()
 	waitDial(t, "tcp", d.api, done)
 
 	d.site = "127.0.0.1:" + freePort(t)
@@ -273,8 +263,8 @@ func TestNotifySIGTERMDeliversEverything(t *testing.T) {
 	}
 	wg.Wait()
 	waitGone(t, pid)
-	if !strings.Contains(d.out.String(), "stopped") {
-		t.Errorf("the daemon did not report a clean stop:\n%s", d.out.String())
+	if !strings.Contains(d.proc.Output(), "stopped") {
+		t.Errorf("the daemon did not report a clean stop:\n%s", d.proc.Output())
 	}
 }
 

@@ -1,61 +1,25 @@
 package integration
 
 import (
-	"bytes"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dorritgo/dorrit/internal/testproc"
 )
 
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startProcess starts cmd in a process group of its own and stops it when
-// the test ends: SIGTERM, then SIGKILL to the group after 5 s. Its output
-// is logged when the test failed. The channel is closed when it exits.
+// the test ends: SIGTERM, then SIGKILL to the group after 5 s; the group
+// is killed too when the test process dies without its cleanups (go test
+// killed). Its output is logged when the test failed. The channel is
+// closed when it exits.
 func startProcess(t *testing.T, name string, cmd *exec.Cmd) <-chan struct{} {
 	t.Helper()
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("%s said:\n%s", name, out.String())
-		}
-	})
-	return done
+	return testproc.Start(t, cmd, testproc.Options{Name: name, Stop: syscall.SIGTERM, Grace: 5 * time.Second}).Done()
 }
 
 // waitDial waits until something accepts on network/addr, failing the

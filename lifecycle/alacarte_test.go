@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/dorritgo/dorrit/internal/testproc"
 	"github.com/dorritgo/dorrit/lifecycle"
 )
 
@@ -91,7 +92,7 @@ func child(t *testing.T, what string, cred *syscall.Credential, env ...string) (
 // execute, beside testserver (go test's own is in a directory of root's).
 func reachableTestBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(filepath.Dir(testserver), "lifecycle.test")
+	bin := filepath.Join(testproc.Dir(t), "lifecycle.test")
 	if _, err := os.Stat(bin); err == nil {
 		return bin
 	}

@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -98,19 +97,16 @@ func (sv *supervisor) startServer() (*child, error) {
 	pid <- cmd.Process.Pid
 	readyW.Close()
 
-	ready := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(readyR).ReadString('\n')
-		ready <- strings.TrimSpace(line)
-	}()
+	ready := make(chan error, 1)
+	go func() { ready <- readReport(readyR) }()
 	select {
-	case line := <-ready:
-		if line == "READY" {
+	case err := <-ready:
+		if err == nil {
 			return c, nil
 		}
 		<-c.done
-		if msg, ok := strings.CutPrefix(line, "ERROR "); ok {
-			return nil, errors.New(msg)
+		if !errors.Is(err, errNoReport) {
+			return nil, err
 		}
 		return nil, fmt.Errorf("%w (%s)", errNotReady, c.describeExit())
 	case <-time.After(readyWait):

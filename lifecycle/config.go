@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -14,27 +15,39 @@ import (
 	"github.com/dorritgo/dorrit/internal/unixsocket"
 )
 
-// Config is what the command line said, given to Init and Serve.
+// Config is what the command line said, given to Configure, Init and
+// Serve.
 type Config struct {
-	Options    dorrit.Options // the Server's Options, with Name, Path (-l), BufferSize (-b) and MaxConns (-m) as the server runs with them
+	Options    dorrit.Options // the Server's Options, with Name, Path (-l), BufferSize (-b), MaxConns (-m) and MaxQueueBytes as the server runs with them
 	User       string         // -u, default "nobody"
 	Group      string         // -g, default "nobody", or the user's primary group where there is no group "nobody"
 	Foreground bool           // -x: no daemon, no pidfile, logs to stderr
-	Humdinger  bool           // -h: accepted for old command lines; changes nothing
 	ConfigFile string         // -f: for Init and Serve to read
 	Args       []string       // what follows the flags
+
+	// Periodic are the functions the server process runs at intervals:
+	// the Server's Periodic, which Configure may change or add to, say
+	// with an interval from the application's own flag (a flag such as
+	// -stats 0 that turns one off leaves it out).
+	Periodic []Periodic
 
 	// Logger writes to stderr in the foreground and to syslog under the
 	// server's name once detached.
 	Logger *slog.Logger
 
 	args []string // the command line Run was given, for the next stage
+
+	// dashH is -h, the manual's flag for its humdinger front server,
+	// accepted so that old command lines keep working: dorrit reads the
+	// standard forwarded upgrade from every front server, so it changes
+	// nothing but a note at start (see noteDashH).
+	dashH bool
 }
 
 // parseFlags reads the manual's flags. -l, -b and -m default to the
 // Server's Options, and to the manual's defaults where those are zero.
 func parseFlags(s *Server, args []string, stderr io.Writer) (*Config, error) {
-	cfg := &Config{Options: s.Options}
+	cfg := &Config{Options: s.Options, Periodic: slices.Clone(s.Periodic)}
 	o := &cfg.Options
 	o.Name = s.Name
 	if o.Path == "" {
@@ -46,11 +59,14 @@ func parseFlags(s *Server, args []string, stderr io.Writer) (*Config, error) {
 	if o.MaxConns == 0 {
 		o.MaxConns = dorrit.DefaultMaxConns
 	}
+	if o.MaxQueueBytes == 0 {
+		o.MaxQueueBytes = defaultMaxQueueBytes()
+	}
 	fs := flag.NewFlagSet(s.Name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Var(&intFlag{&o.BufferSize, dorrit.MinBufferSize, dorrit.MaxBufferSize, "the buffer size"},
 		"b", "buffer `size`: the largest message is size-5 bytes (10..65540)")
-	fs.BoolVar(&cfg.Humdinger, "h", false, "front server is humdinger (accepted for old command lines; changes nothing)")
+	fs.BoolVar(&cfg.dashH, "h", false, "front server is humdinger (accepted for old command lines; changes nothing)")
 	fs.StringVar(&o.Path, "l", o.Path, "listen on this `socket`")
 	fs.Var(&intFlag{&o.MaxConns, 1, math.MaxInt, "the maximum number of connections"},
 		"m", "`max`imum number of connections at once (1 or more)")

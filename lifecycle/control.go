@@ -9,11 +9,10 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"os/user"
-	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/dorritgo/dorrit/internal/account"
 	"github.com/dorritgo/dorrit/internal/control"
 	"github.com/dorritgo/dorrit/internal/peercred"
 )
@@ -246,16 +245,5 @@ func socketStatus(path string) control.Socket {
 	return s
 }
 
-func userName(uid int) string {
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		return u.Username
-	}
-	return strconv.Itoa(uid)
-}
-
-func groupName(gid int) string {
-	if g, err := user.LookupGroupId(strconv.Itoa(gid)); err == nil {
-		return g.Name
-	}
-	return strconv.Itoa(gid)
-}
+func userName(uid int) string  { return account.UserName(uint32(uid)) }
+func groupName(gid int) string { return account.GroupName(uint32(gid)) }

@@ -2,8 +2,8 @@ package lifecycle
 
 import (
 	"fmt"
-	"os/user"
-	"strconv"
+
+	"github.com/dorritgo/dorrit/internal/account"
 )
 
 // credentials are the account a server process runs as.
@@ -13,40 +13,28 @@ type credentials struct {
 	groupFellBack bool // no group "nobody": the user's primary group was taken
 }
 
-// lookupCredentials resolves -u and -g. An empty group means "nobody",
-// falling back to the user's primary group where no such group exists
-// (Debian calls it nogroup).
+// lookupCredentials resolves -u and -g, each a name or a numeric ID
+// (package account's order). An empty group means "nobody", falling back
+// to the user's primary group where no such group exists (Debian calls it
+// nogroup).
 func lookupCredentials(userName, groupName string) (*credentials, error) {
-	u, err := user.Lookup(userName)
+	u, err := account.User(userName)
 	if err != nil {
-		if _, nerr := strconv.Atoi(userName); nerr != nil {
-			return nil, fmt.Errorf("unknown user %q (-u): create it or name an existing account", userName)
-		}
-		if u, err = user.LookupId(userName); err != nil {
-			return nil, fmt.Errorf("unknown user ID %s (-u)", userName)
-		}
+		return nil, fmt.Errorf("unknown user %q (-u): create it or name an existing account", userName)
 	}
-	c := &credentials{user: u.Username}
-	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
-	c.uid = uint32(uid)
-
-	var g *user.Group
-	switch {
-	case groupName != "":
-		if g, err = user.LookupGroup(groupName); err != nil {
-			if g, err = user.LookupGroupId(groupName); err != nil {
-				return nil, fmt.Errorf("unknown group %q (-g): create it or name an existing group", groupName)
-			}
+	c := &credentials{user: u.Username, uid: account.ID(u.Uid)}
+	if groupName == "" {
+		g, fellBack, err := account.DefaultGroup(u)
+		if err != nil {
+			return nil, fmt.Errorf("%v; give one with -g", err)
 		}
-	default:
-		if g, err = user.LookupGroup("nobody"); err != nil {
-			if g, err = user.LookupGroupId(u.Gid); err != nil {
-				return nil, fmt.Errorf("no group \"nobody\" and user %s's primary group %s does not exist; give one with -g", u.Username, u.Gid)
-			}
-			c.groupFellBack = true
-		}
+		c.gid, c.group, c.groupFellBack = account.ID(g.Gid), g.Name, fellBack
+		return c, nil
 	}
-	gid, _ := strconv.ParseUint(g.Gid, 10, 32)
-	c.gid, c.group = uint32(gid), g.Name
+	g, err := account.Group(groupName)
+	if err != nil {
+		return nil, fmt.Errorf("unknown group %q (-g): create it or name an existing group", groupName)
+	}
+	c.gid, c.group = account.ID(g.Gid), g.Name
 	return c, nil
 }

@@ -21,25 +21,26 @@
 //
 // Main exits the process; Run is the same with the outcome returned, for a
 // main that does more than serve: a subcommand, flags of its own
-// (Server.Flags, turned into Options by Server.Configure), a context whose
-// end stops the server gracefully, as SIGTERM does. Its errors can be
-// inspected: ErrUsage for a bad command line (Main's exit status 2),
-// *AlreadyRunningError and ErrAlreadyRunning for a second daemon, Init's
-// error wrapped; Main prints others and exits with status 1. The daemon and
-// the server processes are the binary started again with the same os.Args
-// (so main must reach Run there too, with the same Server); there Run
-// parses the command line the first call was given, and exits the process
-// instead of returning.
+// (Server.Flags, turned into Options and Periodic functions by
+// Server.Configure), a context whose end stops the server gracefully, as
+// SIGTERM does. Its errors can be inspected: ErrUsage for a bad command line
+// (Main's exit status 2), *AlreadyRunningError and ErrAlreadyRunning for a
+// second daemon, Init's error wrapped; Main prints others and exits with
+// status 1. The daemon and the server processes are the binary started again
+// with the same os.Args (so main must reach Run there too, with the same
+// Server); there Run parses the command line the first call was given, and
+// exits the process instead of returning.
 //
-// Flags: -l socket, -b buffer size and -m maximum connections, which
-// default to the Server's Options.Path, BufferSize and MaxConns, and to the
-// manual's /var/run/<name>.socket, 65540 and 2000 where those are zero; -u
-// user and -g group (default nobody; where there is no group nobody, the
-// user's primary group), -x foreground, -f configuration file
-// (Config.ConfigFile), -h accepted and ignored. The options no flag sets
-// reach the server process as given. A value outside its flag's range
-// (-b 10..65540, -m 1 or more) is a usage error, as a flag that does not
-// parse is: exit status 2, before Init runs.
+// Flags: -l socket, -b buffer size and -m maximum connections, which default
+// to the Server's Options.Path, BufferSize and MaxConns, and to the manual's
+// /var/run/<name>.socket, 65540 and 2000 where those are zero; -u user and
+// -g group (default nobody; where there is no group nobody, the user's
+// primary group), -x foreground, -f configuration file (Config.ConfigFile),
+// -h accepted for old command lines (the manual's humdinger front server: it
+// changes nothing, and the start says so on stderr, with a pointer to
+// -help). The options no flag sets reach the server process as given. A
+// value outside its flag's range (-b 10..65540, -m 1 or more) is a usage
+// error, as a flag that does not parse is: exit status 2, before Init runs.
 //
 // Order at start: flags → Init (as the starting user, stderr on the
 // terminal) → the socket, created as root and given to -u/-g with mode

@@ -16,30 +16,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dorritgo/dorrit/internal/testproc"
 )
 
-var (
-	apidaemonOnce sync.Once
-	apidaemonBin  string
-	apidaemonErr  error
-)
-
-// apidaemon builds internal/apidaemon once, beside testserver.
+// apidaemon builds internal/apidaemon once per test binary.
 func apidaemon(t *testing.T) string {
 	t.Helper()
-	apidaemonOnce.Do(func() {
-		apidaemonBin = filepath.Join(filepath.Dir(testserver), "apidaemon")
-		build := exec.Command("go", "build", "-o", apidaemonBin, "./internal/apidaemon")
-		out, err := build.CombinedOutput()
-		if err != nil {
-			apidaemonErr = err
-			apidaemonBin = string(out)
-		}
-	})
-	if apidaemonErr != nil {
-		t.Fatalf("building apidaemon: %v\n%s", apidaemonErr, apidaemonBin)
-	}
-	return apidaemonBin
+	return testproc.Build(t, testproc.Program{Pkg: "./internal/apidaemon"})
 }
 
 // freeTCP is a loopback address nothing listens on.
@@ -269,28 +253,20 @@ func TestUpgradeHandsOverBothListeners(t *testing.T) {
 func (e *embedded) waitLineAfterAll(t *testing.T, old int) int {
 	t.Helper()
 	seen := map[string]bool{}
-	e.mu.Lock()
-	for _, l := range e.lines {
+	for _, l := range e.Lines() {
 		if m := apidaemonAccepting.FindStringSubmatch(l); m != nil {
 			seen[m[1]] = true
 		}
 	}
-	e.mu.Unlock()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		e.mu.Lock()
-		for _, l := range e.lines {
+		for _, l := range e.Lines() {
 			if m := apidaemonAccepting.FindStringSubmatch(l); m != nil && !seen[m[1]] {
-				e.mu.Unlock()
 				pid, _ := strconv.Atoi(m[1])
 				return pid
 			}
 		}
-		e.mu.Unlock()
-		select {
-		case <-e.more:
-		case <-time.After(100 * time.Millisecond):
-		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("no new process accepting within 15s after %d; stderr:\n%s", old, e.stderr())
 	return 0

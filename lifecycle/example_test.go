@@ -304,3 +304,56 @@ func ExampleUpgrader() {
 	up.Release()     // the new process starts accepting
 	ln.Shutdown(ctx) // queues delivered, then 1001: clients reconnect to the new process
 }
+
+// A Periodic whose interval is a flag: Configure adds it once the command
+// line is parsed, and leaves it out when the flag turns it off (-stats 0).
+func ExampleServer_periodicFromAFlag() {
+	stats := 10 * time.Second
+	errShown := errors.New("shown")
+	s := lifecycle.Server{
+		Name: "ticker",
+		Flags: func(fs *flag.FlagSet) {
+			fs.DurationVar(&stats, "stats", stats, "how often to log the figures; 0: never")
+		},
+		Configure: func(cfg *lifecycle.Config) error {
+			if stats < 0 {
+				return fmt.Errorf("-stats %v: give a positive interval, or 0 for never", stats)
+			}
+			if stats > 0 {
+				cfg.Periodic = append(cfg.Periodic, lifecycle.Periodic{
+					Every: stats,
+					Func:  func(context.Context) { log.Print("figures") },
+				})
+			}
+			return nil
+		},
+		Init: func(cfg *lifecycle.Config) error {
+			fmt.Println("the server process runs a Periodic every", cfg.Periodic[0].Every)
+			return errShown // stops the start before anything is created
+		},
+		Serve: echo,
+	}
+	err := lifecycle.Run(context.Background(), s, []string{"-x", "-stats", "1m"})
+	fmt.Println(errors.Is(err, errShown))
+	// Output:
+	// the server process runs a Periodic every 1m0s
+	// true
+}
+
+// A daemon that keeps its own main and calls dorrit.Listen itself gives
+// the memory its connections left behind back to the system as lifecycle's
+// server process does, by running ReleaseMemory beside its accept loop.
+func ExampleReleaseMemory() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	ln, err := dorrit.Listen(dorrit.Options{Path: "/run/notify.socket"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	go lifecycle.ReleaseMemory(ctx, ln)
+	go func() {
+		<-ctx.Done()
+		ln.Shutdown(context.Background())
+	}()
+	echo(ctx, ln, nil)
+}

@@ -1,7 +1,6 @@
 package lifecycle_test
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dorritgo/dorrit/internal/testproc"
 	"github.com/dorritgo/dorrit/internal/wstest"
 )
 
@@ -29,24 +29,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("ALACARTE_CHILD") != "" {
 		os.Exit(m.Run()) // a child process of alacarte_test.go: it builds nothing
 	}
-	dir, err := os.MkdirTemp("", "lifecycle-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Chmod(dir, 0o755)
-	testserver = filepath.Join(dir, "testserver")
-	// go test puts its own GOROOT/bin first in PATH, so this is the go
-	// command that is running the tests.
-	build := exec.Command("go", "build", "-o", testserver, "./internal/testserver")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the test server:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testproc.Main(m, testproc.Program{Bin: &testserver, Pkg: "./internal/testserver"})
 }
 
 func needRoot(t *testing.T) {
@@ -64,13 +47,11 @@ func sharedDir(t *testing.T) string {
 	return dir
 }
 
-// proc is a started server: its supervisor process and its stderr lines.
+// proc is a started server: its supervisor process and its output lines.
 type proc struct {
-	cmd   *exec.Cmd
-	mu    sync.Mutex
-	lines []string
-	more  chan struct{}
-	done  chan struct{}
+	*testproc.Proc
+	cmd  *exec.Cmd
+	done <-chan struct{}
 }
 
 var acceptingPid = regexp.MustCompile(`msg=accepting .*pid=(\d+)`)
@@ -91,7 +72,9 @@ func runServer(t *testing.T, env []string, args ...string) *proc {
 	return runServerCmd(t, exec.Command(testserver, args...), env)
 }
 
-// runServerCmd starts cmd with env added and extra descriptors from 3 on.
+// runServerCmd starts cmd with env added and extra descriptors from 3 on,
+// in a process group of its own that is killed when the test ends (or the
+// test process dies), server processes included.
 func runServerCmd(t *testing.T, cmd *exec.Cmd, env []string, extra ...*os.File) *proc {
 	t.Helper()
 	// A server run as root in the foreground serves a control socket in
@@ -101,84 +84,22 @@ func runServerCmd(t *testing.T, cmd *exec.Cmd, env []string, extra ...*os.File) 
 	}
 	cmd.Env = append(os.Environ(), env...)
 	cmd.ExtraFiles = extra
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so that cleanup reaches the server processes too
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, more: make(chan struct{}, 1), done: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
-			p.mu.Unlock()
-			select {
-			case p.more <- struct{}{}:
-			default:
-			}
-		}
-		cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
-	})
-	return p
+	p := testproc.Start(t, cmd, testproc.Options{Wait: 15 * time.Second})
+	return &proc{Proc: p, cmd: cmd, done: p.Done()}
 }
 
-// waitLine waits for a stderr line matching re and returns its submatches.
+// waitLine waits for a line matching re and returns its submatches.
 func (p *proc) waitLine(t *testing.T, re *regexp.Regexp) []string {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
-	for {
-		p.mu.Lock()
-		for _, l := range p.lines {
-			if m := re.FindStringSubmatch(l); m != nil {
-				p.mu.Unlock()
-				return m
-			}
-		}
-		p.mu.Unlock()
-		select {
-		case <-p.more:
-		case <-p.done:
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			for _, l := range p.lines {
-				if m := re.FindStringSubmatch(l); m != nil {
-					return m
-				}
-			}
-			t.Fatalf("server exited (%v) without a line matching %q; stderr:\n%s", p.cmd.ProcessState, re, strings.Join(p.lines, "\n"))
-		case <-deadline:
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			t.Fatalf("no line matching %q within 15s; stderr:\n%s", re, strings.Join(p.lines, "\n"))
-		}
-	}
+	return p.WaitLine(t, re)
 }
 
-func (p *proc) stderr() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return strings.Join(p.lines, "\n")
-}
+func (p *proc) stderr() string { return p.Output() }
 
 // stop sends SIGTERM and waits for the exit status.
 func (p *proc) stop(t *testing.T) int {
 	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("server did not stop within 20s after SIGTERM; stderr:\n%s", p.stderr())
-	}
-	return p.cmd.ProcessState.ExitCode()
+	return p.Stop(t, syscall.SIGTERM, 20*time.Second)
 }
 
 // whoami asks the server over a WebSocket for its process identity.

@@ -21,9 +21,11 @@ type Server struct {
 	// the defaults of -l, -b and -m (where they are zero, the manual's:
 	// /var/run/<Name>.socket, 65540 and 2000); the command line overrides
 	// them. SocketUser and SocketGroup, when set, own the socket; where
-	// they are empty, -u and -g do (when started as root). Every other
-	// field reaches the server process as given. Listener must be nil:
-	// lifecycle creates the socket, or adopts the one systemd passed.
+	// they are empty, -u and -g do (when started as root). A MaxQueueBytes
+	// of 0 becomes dorrit.DefaultMaxQueueBytes or a quarter of the
+	// machine's memory, whichever is less. Every other field reaches the
+	// server process as given. Listener must be nil: lifecycle creates the
+	// socket, or adopts the one systemd passed.
 	Options dorrit.Options
 
 	// Flags, when set, defines the application's own flags on fs, next to
@@ -32,13 +34,15 @@ type Server struct {
 	// them from the variables Flags binds them to.
 	Flags func(fs *flag.FlagSet)
 
-	// Configure, when set, runs in every process of the server right
-	// after the command line is parsed, before Init and before the socket
-	// is created: it may change cfg.Options from the application's own
-	// flags (a keepalive interval, origin patterns), which Flags cannot
-	// reach. An error is a usage error: it is printed on stderr, nothing
-	// starts, and Run returns it wrapped so that errors.Is(err, ErrUsage)
-	// holds (Main exits with status 2).
+	// Configure, when set, is where values known only once the command
+	// line is parsed go: it runs in every process of the server right
+	// after the parse, before Init and before the socket is created, and
+	// may change cfg.Options and cfg.Periodic from the application's own
+	// flags (a keepalive interval, origin patterns, how often a Periodic
+	// runs), which the Server, built before the parse, cannot hold. An
+	// error is a usage error: it is printed on stderr, nothing starts, and
+	// Run returns it wrapped so that errors.Is(err, ErrUsage) holds (Main
+	// exits with status 2).
 	Configure func(cfg *Config) error
 
 	// Init runs once at start, before anything else: still as the starting
@@ -59,9 +63,10 @@ type Server struct {
 	// for a crash: it starts a new one.
 	Serve func(ctx context.Context, ln *dorrit.Listener, cfg *Config) error
 
-	// Periodic functions run in the server process every Every (or what
-	// EveryFunc says), the first time one interval after start (the
-	// manual's ws_set_periodic), and stop with it.
+	// Periodic functions run in the server process every Every, the first
+	// time one interval after start (the manual's ws_set_periodic), and
+	// stop with it. Configure may change them, or add one whose interval
+	// comes from a flag (Config.Periodic).
 	Periodic []Periodic
 
 	// UpgradeGrace is how long a server process replaced by an upgrade
@@ -86,26 +91,8 @@ type Server struct {
 
 // Periodic is a function run at a fixed interval.
 type Periodic struct {
-	// Every is the interval. It must be positive unless EveryFunc is set.
-	Every time.Duration
-
-	// EveryFunc, when set, gives the interval instead of Every. It is
-	// called once in the server process, after the command line was
-	// parsed, so it may return the value of one of the application's own
-	// flags (Server.Flags), which the Server, built before the parsing,
-	// cannot hold. A result of zero or less means that Func does not run
-	// (a flag such as -stats 0 turns it off).
-	EveryFunc func() time.Duration
-
-	Func func(ctx context.Context)
-}
-
-// interval is how often p runs; zero or less: never.
-func (p *Periodic) interval() time.Duration {
-	if p.EveryFunc != nil {
-		return p.EveryFunc()
-	}
-	return p.Every
+	Every time.Duration // the interval; positive
+	Func  func(ctx context.Context)
 }
 
 func stderrLogger(name string) *slog.Logger {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dorritgo/dorrit/internal/testproc"
 	"golang.org/x/sys/unix"
 )
 
@@ -127,7 +128,7 @@ func TestDaemonPidfile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pidfile holds %q", b)
 	}
-	t.Cleanup(func() { syscall.Kill(-pid, syscall.SIGKILL) }) // the daemon leads its own process group
+	testproc.Tie(t, pid) // the daemon leads its own process group
 	if syscall.Kill(pid, 0) != nil {
 		t.Fatalf("pidfile names %d, which is not running", pid)
 	}
@@ -255,9 +256,9 @@ func TestPeriodic(t *testing.T) {
 	p.stop(t)
 }
 
-// A Periodic's interval may come from the application's own flag: its
-// EveryFunc is read in the server process after the command line was
-// parsed (the test server's -tick defaults to an hour).
+// A Periodic's interval may come from the application's own flag:
+// Configure adds the Periodic once the command line is parsed, in the
+// server process too (the test server's -tick defaults to no ticks).
 func TestPeriodicIntervalFromAFlag(t *testing.T) {
 	dir := sharedDir(t)
 	tick := filepath.Join(dir, "ticks")

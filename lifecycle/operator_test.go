@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dorritgo/dorrit/internal/testproc"
 	"golang.org/x/sys/unix"
 )
 
@@ -63,7 +64,7 @@ func (d *daemon) start(t *testing.T) int {
 	if err != nil {
 		t.Fatalf("pidfile holds %q", b)
 	}
-	t.Cleanup(func() { syscall.Kill(-pid, syscall.SIGKILL) })
+	testproc.Tie(t, pid) // killed at cleanup, or with the test process
 	return pid
 }
 
@@ -611,7 +612,7 @@ func underSystemd(t *testing.T, name string, env []string, args ...string) (p *p
 	f.Close()
 	_, ready := notes.wait(t, 0, regexp.MustCompile(`^READY=1$`))
 	if ready.pid != p.cmd.Process.Pid {
-		t.Cleanup(func() { syscall.Kill(-ready.pid, syscall.SIGKILL) }) // a detached daemon in a session of its own
+		testproc.Tie(t, ready.pid) // a detached daemon in a session of its own
 		t.Errorf("READY=1 came from pid %d, not from the main process %d: systemd (NotifyAccess=main) would drop it and time out the start; stderr:\n%s", ready.pid, p.cmd.Process.Pid, p.stderr())
 	}
 	return p, sock, notes, ready.pid

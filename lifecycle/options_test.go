@@ -5,11 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/dorritgo/dorrit/internal/testproc"
 	"github.com/dorritgo/dorrit/internal/wstest"
 )
 
@@ -34,23 +36,22 @@ func runToExit(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(testserver, args...)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	p := testproc.Start(t, cmd, testproc.Options{})
+	select {
+	case <-p.Done():
+	case <-time.After(20 * time.Second):
+		p.Kill()
+		t.Fatalf("%v still running after 20 s; output:\n%s", args, p.Output())
 	}
-	timer := time.AfterFunc(20*time.Second, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	defer timer.Stop()
-	err := cmd.Wait()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatal(err)
+	if err := p.Err(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
 	}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		t.Fatalf("%v still running after 20 s; output:\n%s", args, &out)
-	}
-	return cmd.ProcessState.ExitCode(), out.String()
+	// Its last lines, which may come just after the exit.
+	p.WaitOutput()
+	return cmd.ProcessState.ExitCode(), p.Output()
 }
 
 // Options set in code are the flags' defaults: the server runs with them
@@ -161,5 +162,52 @@ func TestBadFlagValuesAreUsageErrors(t *testing.T) {
 				t.Fatalf("a usage error left the socket behind")
 			}
 		})
+	}
+}
+
+// -h is the manual's humdinger flag, kept for old command lines. A user
+// who types it for help must not be left with a silent daemon: the start
+// says on its stderr, before it detaches, that -h changes nothing and that
+// -help lists the flags, once.
+func TestDashHSaysItChangesNothing(t *testing.T) {
+	needRoot(t) // for the pidfile, through which the daemon is stopped
+	dir := sharedDir(t)
+	sock, pidPath := filepath.Join(dir, "s.sock"), filepath.Join(dir, "ltest-dashh.pid")
+	code, out := runToExit(t, []string{"TESTSERVER_NAME=ltest-dashh", "TESTSERVER_PIDDIR=" + dir}, "-h", "-l", sock)
+	if b, err := os.ReadFile(pidPath); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			t.Cleanup(func() {
+				syscall.Kill(pid, syscall.SIGTERM)
+				waitGone(t, pid)
+			})
+		}
+	}
+	if code != 0 {
+		t.Fatalf("exit status %d, want 0 (the daemon starts: -h is accepted); output:\n%s", code, out)
+	}
+	const note = "-h changes nothing"
+	if n := strings.Count(out, note); n != 1 {
+		t.Fatalf("%q said %d times, want once; output:\n%s", note, n, out)
+	}
+	if !strings.Contains(out, "-help lists the flags") {
+		t.Fatalf("the start does not point to -help; output:\n%s", out)
+	}
+	if _, err := whoami(sock); err != nil {
+		t.Fatalf("the daemon started with -h does not serve: %v", err)
+	}
+}
+
+// In the foreground the note comes once too, from the process started, not
+// again from the server process, and the server runs.
+func TestDashHInTheForeground(t *testing.T) {
+	dir := sharedDir(t)
+	sock := filepath.Join(dir, "s.sock")
+	p, _ := startForeground(t, []string{"TESTSERVER_NAME=ltest-dashhx"}, "-h", "-l", sock)
+	if _, err := whoami(sock); err != nil {
+		t.Fatalf("the server started with -h does not serve: %v", err)
+	}
+	p.stop(t)
+	if n := strings.Count(p.stderr(), "-h changes nothing"); n != 1 {
+		t.Fatalf("the note said %d times, want once; stderr:\n%s", n, p.stderr())
 	}
 }

@@ -89,14 +89,6 @@ func (s *Server) prepare(args []string) (*Config, error) {
 	if s.Serve == nil {
 		return nil, errors.New("lifecycle.Server.Serve is nil: there is nothing to run")
 	}
-	for i, p := range s.Periodic {
-		switch {
-		case p.Func == nil:
-			return nil, fmt.Errorf("lifecycle.Server.Periodic[%d].Func is nil: give the function to run, or leave the Periodic out", i)
-		case p.EveryFunc == nil && p.Every <= 0:
-			return nil, fmt.Errorf("lifecycle.Server.Periodic[%d].Every is %v: give a positive interval, or EveryFunc to take it from a flag", i, p.Every)
-		}
-	}
 	if s.Options.Listener != nil {
 		return nil, errors.New("lifecycle.Server.Options.Listener is set: lifecycle creates the socket (-l) or adopts the one systemd passes; leave Listener nil")
 	}
@@ -110,6 +102,15 @@ func (s *Server) prepare(args []string) (*Config, error) {
 			// prints nothing more for a usage error.
 			fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
 			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+		}
+	}
+	// Checked once Configure had its say, which may have set them.
+	for i, p := range cfg.Periodic {
+		switch {
+		case p.Func == nil:
+			return nil, fmt.Errorf("lifecycle: Periodic[%d].Func is nil: give the function to run, or leave the Periodic out", i)
+		case p.Every <= 0:
+			return nil, fmt.Errorf("lifecycle: Periodic[%d].Every is %v: give a positive interval, or leave the Periodic out (in Configure, when a flag turns it off)", i, p.Every)
 		}
 	}
 	cfg.args = args
@@ -177,9 +178,7 @@ func runStage(ctx context.Context, s *Server, stage string) int {
 		// The first process accepted this command line, so main built
 		// another Server here. The process that started this one waits for
 		// a report on the ready pipe; the reason goes there.
-		ready := os.NewFile(fdReady, "ready")
-		fmt.Fprintf(ready, "ERROR %s: %v\n", stage, err)
-		ready.Close()
+		writeReport(readyPipe(), fmt.Errorf("%s: %w", stage, err))
 		return 1
 	}
 	if stage == stageServe {

@@ -139,7 +139,7 @@ func TestRunRefusesMisuse(t *testing.T) {
 		}}, "bad command line: -ping must be positive"},
 		{"ctx ended", cancelled, lifecycle.Server{Serve: serve}, context.Canceled.Error()},
 		{"a Periodic without interval", ctx, lifecycle.Server{Serve: serve, Periodic: []lifecycle.Periodic{{Func: func(context.Context) {}}}},
-			"Periodic[0].Every is 0s: give a positive interval, or EveryFunc"},
+			"Periodic[0].Every is 0s: give a positive interval"},
 		{"a Periodic without Func", ctx, lifecycle.Server{Serve: serve, Periodic: []lifecycle.Periodic{{Every: time.Second}}},
 			"Periodic[0].Func is nil"},
 	} {

@@ -17,10 +17,10 @@ import (
 // server process accepts on the same socket already.
 const sigReplaced = syscall.SIGUSR2
 
-// serve is the server process: it adopts the socket, tells the supervisor
-// it accepts, and runs Serve and the periodic functions until SIGTERM, the
-// end of runCtx (the ctx of Run in this process), or until it was replaced
-// by an upgrade (sigReplaced) and its grace is over.
+// serve is the server process: it adopts the socket, tells the supervisor it
+// accepts, and runs Serve, the periodic functions and ReleaseMemory until
+// SIGTERM, the end of runCtx (the ctx of Run in this process), or until it
+// was replaced by an upgrade (sigReplaced) and its grace is over.
 //
 // A replaced server stops accepting at once, but refuses nothing it took
 // in: handshakes in progress complete and reach Serve (Listener.Close),
@@ -35,7 +35,7 @@ func serve(runCtx context.Context, s *Server, cfg *Config) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
 		return 1
 	}
-	ready := os.NewFile(fdReady, "ready")
+	ready := readyPipe()
 	if cfg.Foreground {
 		cfg.Logger = stderrLogger(s.Name)
 	} else {
@@ -49,14 +49,14 @@ func serve(runCtx context.Context, s *Server, cfg *Config) int {
 	// connections no one will accept.
 	inherited.Close()
 	if err != nil {
-		fmt.Fprintf(ready, "ERROR cannot adopt the socket: %v\n", err)
+		writeReport(ready, fmt.Errorf("cannot adopt the socket: %v", err))
 		return 1
 	}
 	o := cfg.Options
 	o.Listener, o.Path = l, ""
 	ln, err := dorrit.Listen(o)
 	if err != nil {
-		fmt.Fprintf(ready, "ERROR %v\n", err)
+		writeReport(ready, err)
 		return 1
 	}
 	// Caught before READY: from then on the supervisor may ask us to stop.
@@ -64,8 +64,7 @@ func serve(runCtx context.Context, s *Server, cfg *Config) int {
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
 	replaced := make(chan os.Signal, 1)
 	signal.Notify(replaced, sigReplaced)
-	fmt.Fprintln(ready, "READY")
-	ready.Close()
+	writeReport(ready, nil)
 	// Deferred, the last heartbeat carries the figures as the drain left
 	// them, for the supervisor's totals.
 	defer startBeating(ln)()
@@ -121,13 +120,15 @@ func serve(runCtx context.Context, s *Server, cfg *Config) int {
 		cancel()
 	})
 
-	for _, p := range s.Periodic {
-		every := p.interval() // the flags are parsed by now
-		if every <= 0 {
-			continue
-		}
+	// The process is a dorrit server: its memory policy is lifecycle's.
+	g.Add(func() error {
+		ReleaseMemory(ctx, ln)
+		return nil
+	}, func(error) { cancel() })
+
+	for _, p := range cfg.Periodic {
 		g.Add(func() error {
-			t := time.NewTicker(every)
+			t := time.NewTicker(p.Every)
 			defer t.Stop()
 			for {
 				select {

@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/dorritgo/dorrit"
@@ -26,6 +24,7 @@ func start(ctx context.Context, s *Server, cfg *Config) error {
 			return fmt.Errorf("init: %w", err)
 		}
 	}
+	noteDashH(s, cfg)
 
 	var cred *credentials
 	if os.Geteuid() == 0 {
@@ -64,6 +63,17 @@ func start(ctx context.Context, s *Server, cfg *Config) error {
 		fmt.Fprintf(os.Stderr, "%s: warning: no syslog (%v): the daemon holds its last %d log lines and sends them once syslog answers; start a syslog daemon, or use -x under a supervisor that keeps stderr\n", s.Name, err, heldMax)
 	}
 	return detach(s, cfg, ul, pf)
+}
+
+// noteDashH tells a user who typed -h for help, on the terminal and before
+// the server detaches, that it started a server: -h is the manual's
+// humdinger flag, which changes nothing here. Said once, by the process
+// the user started (after Init, so that a run that stops in Init to parse
+// the command line alone says nothing).
+func noteDashH(s *Server, cfg *Config) {
+	if cfg.dashH {
+		fmt.Fprintf(os.Stderr, "%s: -h changes nothing: it chose the original manual's humdinger front server, and dorrit reads the standard forwarded upgrade from every front server; the server starts as usual. -help lists the flags\n", s.Name)
+	}
 }
 
 // listenerFor creates the socket as root and hands it to the server's
@@ -147,12 +157,8 @@ func detach(s *Server, cfg *Config, ul *net.UnixListener, pf *pidfile) error {
 	// after Run returns: reaped when it ends, it leaves no zombie.
 	go cmd.Wait()
 
-	line, err := bufio.NewReader(readyR).ReadString('\n')
-	if err != nil {
-		return fmt.Errorf("the daemon ended during start-up (see syslog for %s)", s.Name)
+	if err := readReport(readyR); !errors.Is(err, errNoReport) {
+		return err // nil: the daemon accepts
 	}
-	if msg, ok := strings.CutPrefix(strings.TrimSpace(line), "ERROR "); ok {
-		return errors.New(msg)
-	}
-	return nil
+	return fmt.Errorf("the daemon ended during start-up (see syslog for %s)", s.Name)
 }

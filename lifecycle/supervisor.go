@@ -49,15 +49,8 @@ type supervisor struct {
 
 // superviseDetached is the daemon stage: it adopts what start passed on.
 func superviseDetached(ctx context.Context, s *Server, cfg *Config) int {
-	ready := os.NewFile(fdReady, "ready")
-	report := func(err error) {
-		if err != nil {
-			fmt.Fprintf(ready, "ERROR %v\n", err)
-		} else {
-			fmt.Fprintln(ready, "READY")
-		}
-		ready.Close()
-	}
+	ready := readyPipe()
+	report := func(err error) { writeReport(ready, err) }
 	l, err := net.FileListener(os.NewFile(fdListener, "listener"))
 	if err != nil {
 		report(fmt.Errorf("cannot adopt the socket: %v", err))

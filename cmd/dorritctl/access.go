@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
+
+	accounts "github.com/dorritgo/dorrit/internal/account"
 )
 
 // An account is who connects to a socket: a user looked up by name (--as)
@@ -23,17 +24,12 @@ type account struct {
 	pid    int      // a running process; 0 for --as
 }
 
-// lookupAccount resolves a user name or numeric uid with its groups from
-// the system's databases.
+// lookupAccount resolves a user name or numeric uid (package account's
+// order) with its groups from the system's databases.
 func lookupAccount(name string) (*account, error) {
-	u, err := user.Lookup(name)
+	u, err := accounts.User(name)
 	if err != nil {
-		if _, nerr := strconv.Atoi(name); nerr != nil {
-			return nil, fmt.Errorf("unknown user %q: name the account your front server runs as (ps -o user= -C nginx)", name)
-		}
-		if u, err = user.LookupId(name); err != nil {
-			return nil, fmt.Errorf("unknown user ID %s", name)
-		}
+		return nil, fmt.Errorf("unknown user %q: name the account your front server runs as (ps -o user= -C nginx)", name)
 	}
 	a := &account{label: u.Username, user: u.Username}
 	a.uid = parseID(u.Uid)
@@ -49,6 +45,7 @@ func lookupAccount(name string) (*account, error) {
 	return a, nil
 }
 
+// parseID reads a decimal uid or gid, as /proc and the databases write them.
 func parseID(s string) uint32 {
 	n, _ := strconv.ParseUint(s, 10, 32)
 	return uint32(n)
@@ -139,7 +136,8 @@ func reach(a *account, socket string, sockSt *syscall.Stat_t) []finding {
 }
 
 // socketFix says how to give a write permission on the socket. The server
-// sets mode 0770 itself, so the usual fix is the socket's group: -g.
+// sets mode 0770 itself, so the usual fix is the socket's group: -g with the
+// front server's group.
 func socketFix(a *account, st *syscall.Stat_t, socket string) string {
 	switch {
 	case st.Uid == a.uid, a.inGroup(st.Gid):
@@ -150,12 +148,17 @@ func socketFix(a *account, st *syscall.Stat_t, socket string) string {
 	if a.pid != 0 && userInGroup(a.user, st.Gid) {
 		return fmt.Sprintf("%s is in group %s now, but this process started before it joined: restart the front server; or %s", a.user, sockGroup, fix)
 	}
+	if st.Gid == 0 {
+		// Group 0 (root, or wheel on FreeBSD) shares root's files with
+		// its members: joining it is never the fix for one socket.
+		return fix
+	}
 	return fmt.Sprintf("%s, or add %s to group %s (usermod -aG %s %s) and restart the front server", fix, a.user, sockGroup, sockGroup, a.user)
 }
 
 // userInGroup reports whether the group database lists name in gid.
 func userInGroup(name string, gid uint32) bool {
-	u, err := user.Lookup(name)
+	u, err := accounts.User(name)
 	if err != nil {
 		return false
 	}
@@ -163,19 +166,8 @@ func userInGroup(name string, gid uint32) bool {
 	return err == nil && slices.Contains(ids, strconv.FormatUint(uint64(gid), 10))
 }
 
-func userName(uid uint32) string {
-	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil {
-		return u.Username
-	}
-	return strconv.FormatUint(uint64(uid), 10)
-}
-
-func groupName(gid uint32) string {
-	if g, err := user.LookupGroupId(strconv.FormatUint(uint64(gid), 10)); err == nil {
-		return g.Name
-	}
-	return strconv.FormatUint(uint64(gid), 10)
-}
+func userName(uid uint32) string  { return accounts.UserName(uid) }
+func groupName(gid uint32) string { return accounts.GroupName(gid) }
 
 // describeFile is "owner root, group root, drwx------", as ls writes the mode.
 func describeFile(st *syscall.Stat_t) string {

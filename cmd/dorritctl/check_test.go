@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"net/http"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/testproc"
 )
 
 // nobodyGroup is the primary group of nobody (nogroup on Debian).
@@ -78,6 +78,31 @@ func TestCheckSocketGroup(t *testing.T) {
 	r := ctl("", "check", sock, "--as", "nobody")
 	if r.code != exitFailure || !strings.Contains(r.stdout, "-g "+group) {
 		t.Errorf("want the fix -g %s:\n%v", group, r)
+	}
+	// Joining root's group would hand the front server every file root
+	// shares with its group: never a fix.
+	if strings.Contains(r.stdout, "usermod") {
+		t.Errorf("the fix suggests joining root's group:\n%v", r)
+	}
+}
+
+// A socket whose group is an ordinary one the account is not in: both
+// fixes, -g and joining that group, are fine.
+func TestCheckSocketOtherGroup(t *testing.T) {
+	needRoot(t)
+	group := nobodyGroup(t)
+	sock := startEcho(t, dorrit.Options{SocketGroup: group})
+	r := ctl("", "check", sock, "--as", "root")
+	if r.code != 0 {
+		t.Fatalf("root reaches every socket:\n%v", r)
+	}
+	const other = "daemon" // Debian's and FreeBSD's user daemon, not in nogroup
+	if _, err := user.Lookup(other); err != nil {
+		t.Skipf("no user %s here", other)
+	}
+	r = ctl("", "check", sock, "--as", other)
+	if r.code != exitFailure || !strings.Contains(r.stdout, "usermod -aG "+group+" "+other) {
+		t.Errorf("want the fix usermod -aG %s %s:\n%v", group, other, r)
 	}
 }
 
@@ -183,30 +208,11 @@ func startNginx(t *testing.T, dir, socket, listen string) *exec.Cmd {
 }
 
 // runFront starts a front server and waits until it accepts on listen;
-// it is stopped when the test ends.
+// it is stopped when the test ends (SIGTERM, then its whole process group:
+// Apache, stopped while it replaces a child, now and then waits 10 s for
+// it).
 func runFront(t *testing.T, name string, cmd *exec.Cmd, listen string) {
 	t.Helper()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		// A graceful stop, then the whole process group: Apache, stopped
-		// while it replaces a child, now and then waits 10 s for it.
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("%s said:\n%s", name, out.String())
-		}
-	})
-	waitTCP(t, listen, done)
+	p := testproc.Start(t, cmd, testproc.Options{Name: name, Stop: syscall.SIGTERM, Grace: 3 * time.Second})
+	waitTCP(t, listen, p.Done())
 }

@@ -230,6 +230,26 @@ func targetList() string {
 	return strings.Join(names, ", ")
 }
 
+// frontTemplate is a front server's template, with the comment it shares
+// with the others: "access", how the server gives its socket to the front
+// server's group.
+func frontTemplate(name, text string) *template.Template {
+	t := template.Must(template.New(name).Parse(text))
+	template.Must(t.New("access").Parse(accessComment))
+	return t
+}
+
+// accessComment serves both ways of running a server: lifecycle's flags,
+// and an application that calls dorrit.Listen in a daemon of its own
+// (which has no -l or -g).
+const accessComment = `# What matters is the socket's path and group, however the server starts.
+# A server run by package lifecycle, started as root:
+#     {{.Name}} -l {{.Socket}} -g {{.Group}}
+# An application that calls dorrit.Listen in a daemon of its own (run as
+# root, or as a member of {{.Group}}):
+#     dorrit.Options{Path: "{{.Socket}}", SocketGroup: "{{.Group}}"}
+`
+
 // execute fills in a template.
 func execute(tmpl *template.Template, d *confData) (string, error) {
 	var b bytes.Buffer

@@ -1,12 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/dorritgo/dorrit"
 )
 
 // generate runs dorritctl config and returns what it printed.
@@ -72,6 +79,23 @@ func TestConfigComments(t *testing.T) {
 	}
 	if text := generate(t, "nginx", "echo", "--group", "nginx"); !strings.Contains(text, "-g nginx") {
 		t.Errorf("--group is not used:\n%s", text)
+	}
+}
+
+// A front server's file serves both kinds of server: one run by lifecycle
+// (its flags) and an application that calls dorrit.Listen in a daemon of
+// its own (Options), since only the socket's path and group matter.
+func TestConfigCommentsForEmbedding(t *testing.T) {
+	for target, group := range map[string]string{"nginx": "www-data", "haproxy": "haproxy", "caddy": "caddy", "apache": "www-data"} {
+		text := generate(t, target, "echo", "--socket", "/run/echo.socket")
+		for _, want := range []string{
+			"echo -l /run/echo.socket -g " + group,
+			`dorrit.Options{Path: "/run/echo.socket", SocketGroup: "` + group + `"}`,
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s: the comments do not say %s:\n%s", target, want, text)
+			}
+		}
 	}
 }
 
@@ -142,6 +166,71 @@ func TestConfigCaddy(t *testing.T) {
 }
 
 // caddyEnv keeps Caddy's data and configuration in dir.
+// Two Caddys, each with its generated file, run at once on one host and
+// each is reloaded the way Debian's caddy.service does. Caddy binds its
+// listeners with SO_REUSEPORT, so a second one on the default admin
+// address, localhost:2019, does not fail: the two share it, and a reload
+// meant for one may replace the other's configuration.
+func TestConfigCaddyTwoAtOnce(t *testing.T) {
+	caddy := tool(t, "caddy")
+	if fi, err := os.Stat(caddyHome); err != nil || !fi.IsDir() {
+		// Debian's caddy package makes it (the caddy account's home).
+		t.Skipf("no %s here: the generated admin socket lives there", caddyHome)
+	}
+	type site struct{ file, dir, listen string }
+	var sites []site
+	for _, name := range []string{"dorritctl-test-a", "dorritctl-test-b"} {
+		socket := startEcho(t, dorrit.Options{})
+		s := site{dir: t.TempDir(), listen: "127.0.0.1:" + freePort(t)}
+		s.file = writeFile(t, filepath.Join(s.dir, "Caddyfile"), generate(t, "caddy", name, "--socket", socket, "--listen", s.listen))
+		cmd := exec.Command(caddy, "run", "--config", s.file, "--adapter", "caddyfile")
+		cmd.Env = append(os.Environ(), caddyEnv(s.dir)...)
+		runFront(t, "caddy for "+name, cmd, s.listen)
+		sites = append(sites, s)
+	}
+	// Neither answers on the default admin address (another Caddy on this
+	// host may: only ours count).
+	for range 20 {
+		resp, err := http.Get("http://localhost:2019/config/")
+		if err != nil {
+			break
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, s := range sites {
+			if strings.Contains(string(body), s.listen) {
+				t.Fatalf("the Caddy listening on %s has its admin endpoint on localhost:2019:\n%s", s.listen, body)
+			}
+		}
+	}
+	for _, s := range sites {
+		runTool(t, caddyEnv(s.dir), caddy, "reload", "--config", s.file, "--adapter", "caddyfile", "--force")
+	}
+	for _, s := range sites {
+		echoThrough(t, "ws://"+s.listen+"/ws")
+	}
+}
+
+// echoThrough sends a message to the echo server behind url and wants it back.
+func echoThrough(t *testing.T, url string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	_, msg, err := c.Read(ctx)
+	if err != nil || string(msg) != "hello" {
+		t.Fatalf("through %s: read %q, %v; want the echo", url, msg, err)
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+}
+
 func caddyEnv(dir string) []string {
 	return []string{"HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -221,15 +220,4 @@ func waitShort(done <-chan error) error {
 	case <-time.After(time.Second):
 		return nil
 	}
-}
-
-// isTerminal reports whether r is a terminal (a character device; /dev/null
-// is one too, but gives end of input at once).
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -180,3 +180,41 @@ func TestConnectTooBig(t *testing.T) {
 		t.Errorf("want exit 1 and close code 1009 explained:\n%v", r)
 	}
 }
+
+// Input that is not a terminal gets no "< " before the answers, even when
+// it is a character device: /dev/null, as under cron or systemd.
+func TestConnectNoPromptWithoutTerminal(t *testing.T) {
+	path := filepath.Join(sharedDir(t), "greeter.socket")
+	ln, err := dorrit.Listen(dorrit.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("welcome"))
+			go func() {
+				defer c.Close()
+				for {
+					if _, err := c.Read(context.Background()); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	var out, errb strings.Builder
+	code := run([]string{"connect", path}, &streams{stdin: null, stdout: &out, stderr: &errb})
+	if code != 0 || out.String() != "welcome\n" || errb.String() != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 0, the greeting alone, nothing on stderr", code, out.String(), errb.String())
+	}
+}

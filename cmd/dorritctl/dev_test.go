@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net/http"
@@ -9,127 +8,43 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/dorritgo/dorrit/internal/testproc"
 )
 
-// devProc is a running dorritctl dev and its stderr.
-type devProc struct {
-	cmd   *exec.Cmd
-	mu    sync.Mutex
-	lines []string
-	more  chan struct{}
-	done  chan struct{}
-}
-
 // startDev runs dorritctl dev with args and returns once it is ready, with
-// the URL it printed.
-func startDev(t *testing.T, args ...string) (*devProc, string) {
+// the URL it printed. Its first start builds the echo example: minutes on
+// a busy machine.
+func startDev(t *testing.T, args ...string) (*testproc.Proc, string) {
 	t.Helper()
 	cmd := exec.Command(dorritctlBin, append([]string{"dev"}, args...)...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &devProc{cmd: cmd, more: make(chan struct{}, 1), done: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
-			p.mu.Unlock()
-			select {
-			case p.more <- struct{}{}:
-			default:
-			}
-		}
-		cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-		}
-		if t.Failed() {
-			t.Logf("dorritctl dev said:\n%s", p.output())
-		}
-	})
-	m := p.wait(t, regexp.MustCompile(`open (http://\S+/) in a browser`), 2*time.Minute)
-	p.wait(t, regexp.MustCompile(`Ctrl-C stops`), 5*time.Second) // the last line at start
+	p := testproc.Start(t, cmd, testproc.Options{Name: "dorritctl dev", Stop: syscall.SIGTERM, Grace: 30 * time.Second, Wait: 2 * time.Minute})
+	m := p.WaitLine(t, regexp.MustCompile(`open (http://\S+/) in a browser`))
+	p.WaitLine(t, regexp.MustCompile(`Ctrl-C stops`)) // the last line at start
 	return p, m[1]
 }
 
-func (p *devProc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return strings.Join(p.lines, "\n")
-}
-
-// wait returns the submatches of the first line matching re.
-func (p *devProc) wait(t *testing.T, re *regexp.Regexp, limit time.Duration) []string {
+// stopDev sends SIGTERM and returns the exit status.
+func stopDev(t *testing.T, p *testproc.Proc) int {
 	t.Helper()
-	deadline := time.After(limit)
-	for {
-		p.mu.Lock()
-		for _, l := range p.lines {
-			if m := re.FindStringSubmatch(l); m != nil {
-				p.mu.Unlock()
-				return m
-			}
-		}
-		p.mu.Unlock()
-		select {
-		case <-p.more:
-		case <-p.done:
-			// The last lines may have come with the end.
-			p.mu.Lock()
-			for _, l := range p.lines {
-				if m := re.FindStringSubmatch(l); m != nil {
-					p.mu.Unlock()
-					return m
-				}
-			}
-			p.mu.Unlock()
-			t.Fatalf("dorritctl dev ended without printing %q:\n%s", re, p.output())
-		case <-deadline:
-			t.Fatalf("dorritctl dev did not print %q within %v:\n%s", re, limit, p.output())
-		}
-	}
-}
-
-// stop sends SIGTERM and returns the exit status.
-func (p *devProc) stop(t *testing.T) int {
-	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("dorritctl dev did not stop within 30 s of SIGTERM:\n%s", p.output())
-	}
-	return p.cmd.ProcessState.ExitCode()
+	return p.Stop(t, syscall.SIGTERM, 30*time.Second)
 }
 
 // The page, and a WebSocket echo through the dev front as a browser on
 // that page would open it: Origin is the front's own origin.
 func TestDev(t *testing.T) {
 	p, url := startDev(t, "--addr", "127.0.0.1:0", "--", echoBin)
-	out := p.output()
+	out := p.Output()
 	for _, want := range []string{"not a production", "Ctrl-C"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dev should say %q:\n%s", want, out)
 		}
 	}
-	socket := p.wait(t, regexp.MustCompile(`goes to the server on (\S+)`), time.Second)[1]
+	socket := p.WaitLine(t, regexp.MustCompile(`goes to the server on (\S+)`))[1]
 
 	resp, err := http.Get(url)
 	if err != nil {
@@ -175,12 +90,12 @@ func TestDev(t *testing.T) {
 	if err == nil || resp == nil || resp.StatusCode != 403 {
 		t.Errorf("cross-site: want 403, got %v", err)
 	}
-	p.wait(t, regexp.MustCompile(`refused a WebSocket handshake: 403`), 5*time.Second)
+	p.WaitLine(t, regexp.MustCompile(`refused a WebSocket handshake: 403`))
 
 	// SIGTERM: the client hears 1001 (going away) from the server, dev
 	// exits 0, and the server and its socket are gone.
-	if code := p.stop(t); code != 0 {
-		t.Errorf("exit %d after SIGTERM:\n%s", code, p.output())
+	if code := stopDev(t, p); code != 0 {
+		t.Errorf("exit %d after SIGTERM:\n%s", code, p.Output())
 	}
 	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Errorf("the open connection ended with %v, want 1001", err)
@@ -196,16 +111,16 @@ func TestDevDefaultServer(t *testing.T) {
 		t.Skip("builds the echo example")
 	}
 	p, url := startDev(t, "--addr", "127.0.0.1:0")
-	if !strings.Contains(p.output(), "building "+echoPackage) {
-		t.Errorf("dev should say it builds the echo example:\n%s", p.output())
+	if !strings.Contains(p.Output(), "building "+echoPackage) {
+		t.Errorf("dev should say it builds the echo example:\n%s", p.Output())
 	}
 	origin := strings.TrimSuffix(url, "/")
 	r := ctl("", "connect", "--send", "hi", "--origin", origin, "--host", strings.TrimPrefix(origin, "http://"),
-		p.wait(t, regexp.MustCompile(`goes to the server on (\S+)`), time.Second)[1])
+		p.WaitLine(t, regexp.MustCompile(`goes to the server on (\S+)`))[1])
 	if r.code != 0 || r.stdout != "hi\n" {
 		t.Errorf("%v", r)
 	}
-	if code := p.stop(t); code != 0 {
+	if code := stopDev(t, p); code != 0 {
 		t.Errorf("exit %d after SIGTERM", code)
 	}
 }
@@ -234,13 +149,13 @@ func TestIsLoopback(t *testing.T) {
 // printed is one a browser here can use.
 func TestDevPublic(t *testing.T) {
 	p, url := startDev(t, "--public", "--addr", "0.0.0.0:0", "--", echoBin)
-	if !strings.HasPrefix(url, "http://127.0.0.1:") || !strings.Contains(p.output(), "warning: serving on") {
-		t.Errorf("url %s:\n%s", url, p.output())
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || !strings.Contains(p.Output(), "warning: serving on") {
+		t.Errorf("url %s:\n%s", url, p.Output())
 	}
 	if resp, err := http.Get(url); err != nil || resp.StatusCode != 200 {
 		t.Errorf("GET %s: %v", url, err)
 	}
-	if code := p.stop(t); code != 0 {
+	if code := stopDev(t, p); code != 0 {
 		t.Errorf("exit %d after SIGTERM", code)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/dorritgo/dorrit/internal/procgroup"
 )
 
 const (
@@ -69,31 +71,28 @@ func firstLine(out []byte, err error) string {
 
 // devServer is the server process dev runs.
 type devServer struct {
+	group    *procgroup.Group
 	cmd      *exec.Cmd
 	socket   string
-	done     chan struct{} // closed when it has exited
-	waitErr  error         // Wait's, once done
+	done     <-chan struct{} // closed when it has exited
 	stopOnce sync.Once
 	stopErr  error
 	stopped  bool // we sent SIGTERM
 }
 
 // startServer runs command with -x -l socket appended, in a process group
-// of its own so that only dev signals it.
+// of its own so that only dev signals it (Ctrl-C in the terminal reaches
+// dev alone, which stops the server gracefully), and which dies with dev
+// when dev itself is killed.
 func startServer(command []string, socket string, s *streams) (*devServer, error) {
 	args := append(append([]string(nil), command[1:]...), "-x", "-l", socket)
 	cmd := exec.Command(command[0], args...)
 	cmd.Stdout, cmd.Stderr = s.stderr, s.stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	g, err := procgroup.Start(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("cannot start the server: %v", err)
 	}
-	d := &devServer{cmd: cmd, socket: socket, done: make(chan struct{})}
-	go func() {
-		d.waitErr = cmd.Wait()
-		close(d.done)
-	}()
-	return d, nil
+	return &devServer{group: g, cmd: cmd, socket: socket, done: g.Done()}, nil
 }
 
 // waitReady waits until the server accepts connections on its socket.
@@ -136,8 +135,7 @@ func (d *devServer) stop() error {
 				d.stopErr = fmt.Errorf("the server ended with %s after SIGTERM", d.exitText())
 			}
 		case <-time.After(stopWait):
-			syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
-			<-d.done
+			d.group.Kill()
 			d.stopErr = fmt.Errorf("the server did not stop within %v of SIGTERM: killed", stopWait)
 		}
 	})
@@ -145,13 +143,14 @@ func (d *devServer) stop() error {
 }
 
 // exitedCleanly: status 0, or the SIGTERM we sent to a server that does
-// not catch it.
+// not catch it. Once done.
 func (d *devServer) exitedCleanly() bool {
-	if d.waitErr == nil {
+	waitErr := d.group.Err()
+	if waitErr == nil {
 		return true
 	}
 	var ee *exec.ExitError
-	if errors.As(d.waitErr, &ee) {
+	if errors.As(waitErr, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && d.stopped && ws.Signaled() && ws.Signal() == syscall.SIGTERM {
 			return true
 		}
@@ -159,9 +158,10 @@ func (d *devServer) exitedCleanly() bool {
 	return false
 }
 
+// exitText says how the server ended; once done.
 func (d *devServer) exitText() string {
-	if d.waitErr == nil {
-		return "exit status 0"
+	if err := d.group.Err(); err != nil {
+		return err.Error()
 	}
-	return d.waitErr.Error()
+	return "exit status 0"
 }

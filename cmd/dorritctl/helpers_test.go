@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,11 +13,10 @@ import (
 
 	"github.com/dorritgo/dorrit"
 	"github.com/dorritgo/dorrit/internal/procmem"
+	"github.com/dorritgo/dorrit/internal/testproc"
 )
 
-// Binaries the tests run as real processes, built once into a directory
-// every account may enter (a server started as root runs as nobody and
-// must be able to execute its binary).
+// Binaries the tests run as real processes, built once by TestMain.
 var (
 	dorritctlBin  string
 	echoBin       string
@@ -26,27 +24,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "dorritctl-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Chmod(dir, 0o755)
-	dorritctlBin = filepath.Join(dir, "dorritctl")
-	echoBin = filepath.Join(dir, "echo")
-	testserverBin = filepath.Join(dir, "testserver")
-	// go test puts its own go first in PATH.
-	for _, b := range [][2]string{{dorritctlBin, "."}, {echoBin, echoPackage}, {testserverBin, modulePath + "/lifecycle/internal/testserver"}} {
-		build := exec.Command("go", "build", "-o", b[0], b[1])
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n", b[1], err)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testproc.Main(m,
+		testproc.Program{Bin: &dorritctlBin, Pkg: "."},
+		testproc.Program{Bin: &echoBin, Pkg: echoPackage},
+		testproc.Program{Bin: &testserverBin, Pkg: modulePath + "/lifecycle/internal/testserver"},
+	)
 }
 
 // result is what one in-process run of dorritctl gave.

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
 	"syscall"
 	"time"
 
@@ -48,25 +46,18 @@ func runReload(s *streams, args []string) int {
 	c := reloadCommand
 	fs := newFlags(c)
 	timeout := fs.Duration("timeout", reloadWait, "")
-	sf := addServiceFlags(fs)
-	p, status := parseOrReport(c, s, fs, args)
-	if p == nil {
+	sa, status := parseService(c, s, fs, args, noCommand)
+	if sa == nil {
 		return status
 	}
-	switch {
-	case len(p.positional) != 1 || p.dashdash:
-		return c.usage(s, "give one NAME, the server's name (echo for /var/run/echo.pid)")
-	case *timeout <= 0:
+	if *timeout <= 0 {
 		return c.usage(s, "--timeout %v must be positive", *timeout)
 	}
-	name := p.positional[0]
-	if err := checkName(name); err != nil {
-		return c.usage(s, "%v", err)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := serviceContext()
 	defer stop()
 
-	svc := sf.locate(ctx, name)
+	name := sa.name
+	svc := sa.locate(ctx, name)
 	switch svc.state() {
 	case stateStopped:
 		return c.fail(s, exitNotRunning, "%s; start it with dorritctl start %s -- SERVER [FLAGS]", svc.notRunningText(), name)

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/dorritgo/dorrit/internal/control"
 )
@@ -43,31 +40,22 @@ func runRestart(s *streams, args []string) int {
 	fs := newFlags(c)
 	timeout := fs.Duration("timeout", 0, "")
 	force := fs.Bool("force", false, "")
-	sf := addServiceFlags(fs)
-	p, status := parseOrReport(c, s, fs, args)
-	if p == nil {
+	sa, status := parseService(c, s, fs, args, mayCommand)
+	if sa == nil {
 		return status
 	}
-	switch {
-	case len(p.positional) != 1:
-		return c.usage(s, "give one NAME, the server's name (echo for /var/run/echo.pid)")
-	case p.dashdash && len(p.rest) == 0:
-		return c.usage(s, "nothing after --: give the server's binary and flags, or leave out -- to keep its command line")
-	case *timeout < 0:
-		return c.usage(s, "--timeout %v must be positive", *timeout)
-	}
-	name := p.positional[0]
-	if err := checkName(name); err != nil {
-		return c.usage(s, "%v", err)
+	if *timeout < 0 {
+		return c.usage(s, "--timeout %v must not be negative (0, or none, is the server's drain time plus 10 s)", *timeout)
 	}
 	if os.Geteuid() != 0 {
 		return c.fail(s, exitNoPermission, "run as root (sudo dorritctl restart …): the server's supervisor is root's, and so are its pidfile and control socket")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := serviceContext()
 	defer stop()
 
-	svc := sf.locate(ctx, name)
-	command, dir := p.rest, ""
+	name := sa.name
+	svc := sa.locate(ctx, name)
+	command, dir := sa.command, ""
 	old := 0
 	switch svc.state() {
 	case stateRunning:
@@ -102,7 +90,7 @@ func runRestart(s *streams, args []string) int {
 	if dir == "" {
 		dir, _ = os.Getwd()
 	}
-	code, msg := startService(ctx, s, sf, name, command, dir, startWait)
+	code, msg := startService(ctx, s, sa.serviceFlags, name, command, dir, startWait)
 	if code != exitOK {
 		return c.fail(s, code, "%s", msg)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -46,16 +47,65 @@ type serviceFlags struct {
 	piddir, pidfile string
 }
 
-func addServiceFlags(fs *flag.FlagSet) *serviceFlags {
+// serviceFlagsHelp documents the pidfile flags for each command's help.
+const serviceFlagsHelp = `  --piddir DIR       where the server keeps NAME.pid and NAME.ctl (lifecycle.Server.PidDir; default /var/run)
+  --pidfile FILE     the pidfile itself; the control socket is beside it, FILE with .ctl for .pid`
+
+// afterDashDash says what a service command takes after "--".
+type afterDashDash int
+
+const (
+	noCommand   afterDashDash = iota // stop, reload, status
+	needCommand                      // start: the server's command line
+	mayCommand                       // restart: a new command line, or none to keep the old one
+)
+
+// serviceArgs is the command line the service commands (start, stop,
+// restart, reload, status) share: one NAME, where its pidfile is, and
+// what came after "--".
+type serviceArgs struct {
+	*serviceFlags
+	name    string
+	command []string // after "--"
+}
+
+// parseService parses the command line of service command c, whose own
+// flags are on fs already: it adds the pidfile flags, and checks NAME and
+// what follows "--" as after says. A nil result comes with the exit
+// status: the help was printed (0), or one usage line (2).
+func parseService(c *command, s *streams, fs *flag.FlagSet, args []string, after afterDashDash) (*serviceArgs, int) {
 	sf := &serviceFlags{}
 	fs.StringVar(&sf.piddir, "piddir", defaultPidDir, "")
 	fs.StringVar(&sf.pidfile, "pidfile", "", "")
-	return sf
+	p, status := parseOrReport(c, s, fs, args)
+	if p == nil {
+		return nil, status
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	switch {
+	case len(p.positional) != 1:
+		return nil, c.usage(s, "give one NAME, the server's name (echo for /var/run/echo.pid)")
+	case given["piddir"] && given["pidfile"]:
+		return nil, c.usage(s, "give --piddir and --pidfile not both: the pidfile names the directory")
+	case after == noCommand && p.dashdash:
+		return nil, c.usage(s, "nothing goes after --: this command takes NAME and flags only")
+	case after == needCommand && len(p.rest) == 0:
+		return nil, c.usage(s, "nothing after --: give the server's binary and flags, e.g. dorritctl %s echo -- /usr/local/bin/echo -g www-data", c.name)
+	case after == mayCommand && p.dashdash && len(p.rest) == 0:
+		return nil, c.usage(s, "nothing after --: give the server's binary and flags, or leave out -- to keep its command line")
+	}
+	if err := checkName(p.positional[0]); err != nil {
+		return nil, c.usage(s, "%v", err)
+	}
+	return &serviceArgs{serviceFlags: sf, name: p.positional[0], command: p.rest}, -1
 }
 
-// serviceFlagsHelp documents addServiceFlags for each command's help.
-const serviceFlagsHelp = `  --piddir DIR       where the server keeps NAME.pid and NAME.ctl (lifecycle.Server.PidDir; default /var/run)
-  --pidfile FILE     the pidfile itself; the control socket is beside it, FILE with .ctl for .pid`
+// serviceContext is cancelled by Ctrl-C or SIGTERM, which end a service
+// command's wait with a word about what goes on without it.
+func serviceContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
 
 // checkName says what is wrong with a NAME operand, or nil.
 func checkName(name string) error {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/dorritgo/dorrit/internal/testproc"
 )
 
 // svc is a server named name run by the dorritctl binary, with its pidfile
@@ -72,7 +73,24 @@ func (s *svc) runAs(t *testing.T, cred *syscall.Credential, command string, args
 	if err != nil && !errors.As(err, &ee) {
 		t.Fatalf("dorritctl %s: %v", command, err)
 	}
-	return result{out.String(), errb.String(), cmd.ProcessState.ExitCode()}
+	r := result{out.String(), errb.String(), cmd.ProcessState.ExitCode()}
+	if (command == "start" || command == "restart") && r.code == 0 {
+		s.tie(t)
+	}
+	return r
+}
+
+// tie ties the supervisor that now runs, a daemon in a session of its own,
+// to the test: it dies with the test process, even one killed midway.
+func (s *svc) tie(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.dir, s.name+".pid"))
+	if err != nil {
+		return
+	}
+	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 && leadsGroup(pid) {
+		testproc.Tie(t, pid)
+	}
 }
 
 // start runs dorritctl start with the test server and its flags.

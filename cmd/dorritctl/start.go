@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"os/signal"
 	"slices"
 	"strings"
 	"syscall"
@@ -54,27 +53,17 @@ func runStart(s *streams, args []string) int {
 	c := startCommand
 	fs := newFlags(c)
 	timeout := fs.Duration("timeout", startWait, "")
-	sf := addServiceFlags(fs)
-	p, status := parseOrReport(c, s, fs, args)
-	if p == nil {
+	sa, status := parseService(c, s, fs, args, needCommand)
+	if sa == nil {
 		return status
 	}
-	switch {
-	case len(p.positional) != 1:
-		return c.usage(s, "give one NAME, then -- and the server with its flags")
-	case len(p.rest) == 0:
-		return c.usage(s, "nothing after --: give the server's binary and flags, e.g. dorritctl start echo -- /usr/local/bin/echo -g www-data")
-	case *timeout <= 0:
+	if *timeout <= 0 {
 		return c.usage(s, "--timeout %v must be positive", *timeout)
 	}
-	name := p.positional[0]
-	if err := checkName(name); err != nil {
-		return c.usage(s, "%v", err)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := serviceContext()
 	defer stop()
 	wd, _ := os.Getwd()
-	code, msg := startService(ctx, s, sf, name, p.rest, wd, *timeout)
+	code, msg := startService(ctx, s, sa.serviceFlags, sa.name, sa.command, wd, *timeout)
 	if code != exitOK {
 		return c.fail(s, code, "%s", msg)
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -89,26 +87,18 @@ func runStatus(s *streams, args []string) int {
 	watch := fs.Bool("watch", false, "")
 	interval := fs.Duration("interval", 2*time.Second, "")
 	timeout := fs.Duration("timeout", 5*time.Second, "")
-	sf := addServiceFlags(fs)
-	p, status := parseOrReport(c, s, fs, args)
-	if p == nil {
+	sa, status := parseService(c, s, fs, args, noCommand)
+	if sa == nil {
 		return status
 	}
-	switch {
-	case len(p.positional) != 1 || p.dashdash:
-		return c.usage(s, "give one NAME, the server's name (echo for /var/run/echo.pid)")
-	case *interval <= 0 || *timeout <= 0:
+	if *interval <= 0 || *timeout <= 0 {
 		return c.usage(s, "--interval and --timeout must be positive")
 	}
-	name := p.positional[0]
-	if err := checkName(name); err != nil {
-		return c.usage(s, "%v", err)
-	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := serviceContext()
 	defer stop()
 	show := func() int {
-		r := inspect(ctx, sf, name, *timeout)
+		r := inspect(ctx, sa.serviceFlags, sa.name, *timeout)
 		if *asJSON {
 			b, _ := json.Marshal(r)
 			fmt.Fprintf(s.stdout, "%s\n", b)

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -51,24 +50,16 @@ func runStop(s *streams, args []string) int {
 	fs := newFlags(c)
 	timeout := fs.Duration("timeout", 0, "")
 	force := fs.Bool("force", false, "")
-	sf := addServiceFlags(fs)
-	p, status := parseOrReport(c, s, fs, args)
-	if p == nil {
+	sa, status := parseService(c, s, fs, args, noCommand)
+	if sa == nil {
 		return status
 	}
-	switch {
-	case len(p.positional) != 1 || p.dashdash:
-		return c.usage(s, "give one NAME, the server's name (echo for /var/run/echo.pid)")
-	case *timeout < 0:
-		return c.usage(s, "--timeout %v must be positive", *timeout)
+	if *timeout < 0 {
+		return c.usage(s, "--timeout %v must not be negative (0, or none, is the server's drain time plus 10 s)", *timeout)
 	}
-	name := p.positional[0]
-	if err := checkName(name); err != nil {
-		return c.usage(s, "%v", err)
-	}
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stopSignals := serviceContext()
 	defer stopSignals()
-	svc := sf.locate(ctx, name)
+	svc := sa.locate(ctx, sa.name)
 	code, msg := stopService(ctx, c, s, svc, *timeout, *force)
 	if code != exitOK {
 		return c.fail(s, code, "%s", msg)

@@ -1,6 +1,7 @@
 // Command echo is the manual's echo server: every text message a client
 // sends comes back to it. Put it behind a front server that forwards
-// WebSocket upgrades to its socket (see the README for nginx).
+// WebSocket upgrades to its socket (README.md beside this file has the
+// shortest runs behind dorritctl dev and behind nginx).
 //
 //	go run ./examples/echo -x -l /tmp/echo.socket
 //

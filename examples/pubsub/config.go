@@ -15,7 +15,7 @@ type settings struct {
 	history int    // -history: messages kept per topic for resuming clients
 
 	// -stats: how often clients get subscriber counts; 0: never. The
-	// Periodic reads it once the flags are parsed (lifecycle's EveryFunc).
+	// lifecycle.Server.Configure reads it once the flags are parsed.
 	statsEvery time.Duration
 }
 

@@ -22,7 +22,6 @@ import (
 	"context"
 	"log/slog"
 	"sync/atomic"
-	"time"
 
 	"github.com/dorritgo/dorrit"
 	"github.com/dorritgo/dorrit/lifecycle"
@@ -46,15 +45,23 @@ func main() {
 			h.serve(ctx, ln)
 			return nil
 		},
-	}
-	srv.Periodic = []lifecycle.Periodic{{
-		EveryFunc: func() time.Duration { return set.statsEvery }, // -stats, parsed by then
-		Func: func(context.Context) {
-			if h := running.Load(); h != nil {
-				h.sendStats()
+		// -stats is known once the flags are parsed: Configure runs then,
+		// in every process.
+		Configure: func(cfg *lifecycle.Config) error {
+			if set.statsEvery == 0 {
+				return nil // -stats 0: no stats messages
 			}
+			cfg.Periodic = append(cfg.Periodic, lifecycle.Periodic{
+				Every: set.statsEvery,
+				Func: func(context.Context) {
+					if h := running.Load(); h != nil {
+						h.sendStats()
+					}
+				},
+			})
+			return nil
 		},
-	}}
+	}
 	lifecycle.Main(srv)
 }
 

@@ -1,29 +1,27 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/dorritgo/dorrit/internal/testproc"
 )
+
+func TestMain(m *testing.M) { testproc.Main(m) }
 
 // The program itself, run as a user would: lifecycle's flags, the
 // periodic stats message, and a graceful stop on SIGTERM.
 func TestProgram(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "pubsub")
-	// go test puts its own go command first in PATH.
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testproc.Build(t, testproc.Program{Pkg: ".", Name: "pubsub"})
 
 	t.Run("bad settings", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -51,31 +49,8 @@ func TestProgram(t *testing.T) {
 	sock := filepath.Join(dir, "pubsub.socket")
 	// As root, the server process runs as nobody, as in production.
 	cmd := exec.Command(bin, "-x", "-l", sock, "-stats", "50ms")
-	var logs bytes.Buffer
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	accepting := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logs.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "msg=accepting") {
-				close(accepting)
-			}
-		}
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() { cmd.Process.Kill() })
-	select {
-	case <-accepting:
-	case err := <-exited:
-		t.Fatalf("pubsub exited at start: %v\n%s", err, logs.String())
-	case <-time.After(15 * time.Second):
-		t.Fatal("pubsub not accepting after 15 s")
-	}
+	p := testproc.Start(t, cmd, testproc.Options{Wait: 15 * time.Second})
+	p.WaitLine(t, regexp.MustCompile(`msg=accepting`))
 
 	c := dialPath(t, sock)
 	c.send(`{"type":"subscribe","topic":"t"}`)
@@ -107,9 +82,9 @@ func TestProgram(t *testing.T) {
 		}
 	}
 	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("pubsub after SIGTERM: %v\n%s", err, logs.String())
+	case <-p.Done():
+		if err := p.Err(); err != nil {
+			t.Fatalf("pubsub after SIGTERM: %v\n%s", err, p.Output())
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("pubsub still running 15 s after SIGTERM")

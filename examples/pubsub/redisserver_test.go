@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dorritgo/dorrit/internal/testproc"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -19,9 +19,7 @@ type redisServer struct {
 	t    *testing.T
 	bin  string
 	port int
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-	out  bytes.Buffer
+	proc *testproc.Proc // nil while stopped
 }
 
 // startRedis starts redis-server, skipping the test where there is none,
@@ -55,19 +53,10 @@ func (r *redisServer) addr() string {
 // start runs redis-server on r's port and waits until it answers PING.
 func (r *redisServer) start() {
 	r.t.Helper()
-	r.out.Reset()
-	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+	cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
-	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.out
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	cmd, exited := r.cmd, make(chan struct{})
-	r.done = exited
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
+	r.proc = testproc.Start(r.t, cmd, testproc.Options{Name: "redis-server"})
+	exited := r.proc.Done()
 	c := redis.NewClient(&redis.Options{Addr: r.addr(), DisableIdentity: true, MaxRetries: -1})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
@@ -80,7 +69,7 @@ func (r *redisServer) start() {
 		}
 		select {
 		case <-exited:
-			r.t.Fatalf("redis-server on port %d exited: %s", r.port, r.out.String())
+			r.t.Fatalf("redis-server on port %d exited: %s", r.port, r.proc.Output())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -93,10 +82,9 @@ func (r *redisServer) start() {
 // kill stops redis-server the hard way, as a crash would, and waits for
 // it to be gone.
 func (r *redisServer) kill() {
-	if r.cmd == nil || r.cmd.Process == nil {
+	if r.proc == nil {
 		return
 	}
-	r.cmd.Process.Kill()
-	<-r.done
-	r.cmd = nil
+	r.proc.Kill()
+	r.proc = nil
 }

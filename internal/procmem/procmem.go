@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/dorritgo/dorrit"
+	"github.com/dorritgo/dorrit/internal/procgroup"
 	"github.com/dorritgo/dorrit/internal/wstest"
 )
 
@@ -131,6 +132,7 @@ type Child struct {
 	Socket string
 	dir    string
 	cmd    *exec.Cmd
+	group  *procgroup.Group
 	in     io.Writer
 	out    *bufio.Scanner
 	mu     sync.Mutex
@@ -153,10 +155,14 @@ func StartChild(args ...string) (*Child, error) {
 	ch.cmd.Stderr = os.Stderr
 	ch.in, _ = ch.cmd.StdinPipe()
 	out, _ := ch.cmd.StdoutPipe()
-	if err := ch.cmd.Start(); err != nil {
+	// A process group of its own, killed when this process dies: a
+	// measurement (or its test) killed midway leaves no server behind.
+	g, err := procgroup.Start(ch.cmd)
+	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	ch.group = g
 	ch.out = bufio.NewScanner(out)
 	if !ch.out.Scan() {
 		ch.Close()
@@ -176,7 +182,6 @@ func (ch *Child) Ask(line string) string {
 
 // Close kills the child and removes its directory.
 func (ch *Child) Close() {
-	ch.cmd.Process.Kill()
-	ch.cmd.Wait()
+	ch.group.Kill()
 	os.RemoveAll(ch.dir)
 }

@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/user"
-	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/dorritgo/dorrit/internal/account"
 )
 
 // MaxPath is the room in sockaddr_un.sun_path, less the terminating NUL.
@@ -142,26 +142,22 @@ func lookupOwner(userName, groupName string) (uid, gid int, err error) {
 	return uid, gid, nil
 }
 
-// LookupUID resolves a user name or numeric ID given in the option field.
+// LookupUID resolves a user name or numeric ID given in the option field,
+// in package account's order.
 func LookupUID(name, field string) (int, error) {
-	if id, err := strconv.Atoi(name); err == nil {
-		return id, nil
-	}
-	u, err := user.Lookup(name)
+	id, err := account.UID(name)
 	if err != nil {
 		return -1, &ConfigError{fmt.Sprintf("%s %q: no such user", field, name)}
 	}
-	return strconv.Atoi(u.Uid)
+	return int(id), nil
 }
 
-// LookupGID resolves a group name or numeric ID given in the option field.
+// LookupGID resolves a group name or numeric ID given in the option field,
+// in package account's order.
 func LookupGID(name, field string) (int, error) {
-	if id, err := strconv.Atoi(name); err == nil {
-		return id, nil
-	}
-	g, err := user.LookupGroup(name)
+	id, err := account.GID(name)
 	if err != nil {
 		return -1, &ConfigError{fmt.Sprintf("%s %q: no such group", field, name)}
 	}
-	return strconv.Atoi(g.Gid)
+	return int(id), nil
 }

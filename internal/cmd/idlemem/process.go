@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dorritgo/dorrit/internal/procgroup"
 	"github.com/dorritgo/dorrit/internal/procmem"
 )
 
@@ -30,17 +31,18 @@ func measureProcess(command string, n int, raw, talk bool, extra string) error {
 	args := strings.Fields(strings.ReplaceAll(command, "{}", sock))
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	// Open until the end: bench's servers exit when their stdin does.
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
 	}
 	defer stdin.Close()
-	if err := cmd.Start(); err != nil {
+	// Killed, with its process group, when idlemem ends however it ends.
+	g, err := procgroup.Start(cmd)
+	if err != nil {
 		return err
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer g.Kill()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()

@@ -28,6 +28,7 @@ import (
 
 	"github.com/dorritgo/dorrit"
 	"github.com/dorritgo/dorrit/internal/procmem"
+	"github.com/dorritgo/dorrit/lifecycle"
 )
 
 func main() {
@@ -125,12 +126,14 @@ func main() {
 	}
 }
 
-// runServer is the README's echo server, reporting its RSS on request.
+// runServer is the README's echo server, reporting its RSS on request. It
+// gives memory back as a server under lifecycle does (ReleaseMemory).
 func runServer(path string, budget int64) {
 	ln, err := dorrit.Listen(dorrit.Options{Path: path, MaxConns: 1 << 20, MaxQueueBytes: budget})
 	if err != nil {
 		log.Fatal(err)
 	}
+	go lifecycle.ReleaseMemory(context.Background(), ln)
 	go procmem.Echo(ln)
 	fmt.Println("ready")
 	in := bufio.NewScanner(os.Stdin)

@@ -57,13 +57,23 @@ func main() {
 			}
 		}}
 		if os.Getenv("TESTSERVER_TICK_FLAG") != "" {
-			// -tick sets the interval; its default would not tick
-			// within any test.
-			every := time.Hour
-			s.Flags = func(fs *flag.FlagSet) { fs.DurationVar(&every, "tick", every, "`interval` of the ticks") }
-			p.EveryFunc = func() time.Duration { return every }
+			// -tick sets the interval, known once the flags are parsed
+			// (Configure); without it there are no ticks.
+			var every time.Duration
+			s.Flags = func(fs *flag.FlagSet) { fs.DurationVar(&every, "tick", 0, "`interval` of the ticks; 0: none") }
+			s.Configure = func(cfg *lifecycle.Config) error {
+				if every < 0 {
+					return fmt.Errorf("-tick %v: give a positive interval, or 0 for no ticks", every)
+				}
+				if every > 0 {
+					p.Every = every
+					cfg.Periodic = append(cfg.Periodic, p)
+				}
+				return nil
+			}
+		} else {
+			s.Periodic = []lifecycle.Periodic{p}
 		}
-		s.Periodic = []lifecycle.Periodic{p}
 	}
 	if hold := os.Getenv("TESTSERVER_HOLD"); hold != "" {
 		holdWhile(hold)
@@ -96,6 +106,8 @@ func serve(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) erro
 					msg = []byte(identity())
 				case "options":
 					msg = []byte(describeOptions(cfg.Options))
+				case "memory":
+					msg = []byte(describeMemory(ln))
 				case "greeting":
 					msg = fmt.Appendf(nil, "pid=%d %s", os.Getpid(), greeting)
 				case "panic":

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/metrics"
 	"strconv"
 	"time"
 
@@ -36,4 +37,12 @@ func optionsFromEnv() dorrit.Options {
 func describeOptions(o dorrit.Options) string {
 	return fmt.Sprintf("Name=%s Path=%s BufferSize=%d MaxConns=%d PingInterval=%v PongTimeout=%v",
 		o.Name, o.Path, o.BufferSize, o.MaxConns, o.PingInterval, o.PongTimeout)
+}
+
+// describeMemory is the listener's queue budget and the collections forced
+// in this process so far (lifecycle.ReleaseMemory's).
+func describeMemory(ln *dorrit.Listener) string {
+	forced := []metrics.Sample{{Name: "/gc/cycles/forced:gc-cycles"}}
+	metrics.Read(forced)
+	return fmt.Sprintf("MaxQueueBytes=%d forced=%d", ln.Options().MaxQueueBytes, forced[0].Value.Uint64())
 }

@@ -1,0 +1,7 @@
+package testproc
+
+import (
+	"testing"
+)
+
+func TestMain(m *testing.M) { Main(m) }
