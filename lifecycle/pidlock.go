@@ -41,9 +41,6 @@ func LockPidfile(path string) (*Pidfile, error) {
 	return &Pidfile{p: p}, nil
 }
 
-// Path is the pidfile's path.
-func (pf *Pidfile) Path() string { return pf.p.path }
-
 // Remove deletes the pidfile and releases the lock; call it last, as the
 // process ends. After an Upgrader handed the pidfile to a new process, it
 // only lets go of this process's copy: the file and the lock are the new

@@ -151,14 +151,13 @@ func (hf handedFile) key() string { return hf.Kind + " " + hf.Network + " " + hf
 // a UNIX socket's file is left in place for the next process (Stop
 // removes it when there is none).
 func (u *Upgrader) Listen(network, address string) (net.Listener, error) {
-	return u.ListenFunc(network, address, func() (net.Listener, error) {
+	return u.listen(network, address, func() (net.Listener, error) {
 		return net.Listen(network, address)
 	})
 }
 
-// ListenFunc is Listen with the new listener made by create, for a socket
-// that needs more than net.Listen (an owner, a mode, socket options).
-func (u *Upgrader) ListenFunc(network, address string, create func() (net.Listener, error)) (net.Listener, error) {
+// listen is Listen with the new listener made by create.
+func (u *Upgrader) listen(network, address string, create func() (net.Listener, error)) (net.Listener, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.stopped {
@@ -187,7 +186,7 @@ func (u *Upgrader) ListenFunc(network, address string, create func() (net.Listen
 	return u.pass(network, address, l, false)
 }
 
-// ListenDorrit is ListenFunc for the dorrit socket that o describes: new,
+// ListenDorrit is Listen for the dorrit socket that o describes: new,
 // it is created as dorrit.Listen creates it (a stale file replaced, mode
 // and owner from o), so call it as root before DropPrivileges. Give it to
 // dorrit.Listen as o.Listener once Ready has returned.
@@ -200,7 +199,7 @@ func (u *Upgrader) ListenDorrit(o dorrit.Options) (*net.UnixListener, error) {
 	if mode == 0 {
 		mode = dorrit.DefaultSocketMode
 	}
-	l, err := u.ListenFunc("unix", path, func() (net.Listener, error) {
+	l, err := u.listen("unix", path, func() (net.Listener, error) {
 		ul, _, err := unixsocket.Create(unixsocket.Spec{Path: path, Mode: mode, User: o.SocketUser, Group: o.SocketGroup})
 		return ul, err
 	})

@@ -125,6 +125,9 @@ func run(socket, apiAddr, pidfile, userName, groupName string, drain time.Durati
 	accepted := make(chan struct{})
 	go func() { d.accept(); close(accepted) }()
 	go d.reportToSystemd()
+	housekeeping, endHousekeeping := context.WithCancel(context.Background())
+	defer endHousekeeping()
+	go lifecycle.ReleaseMemory(housekeeping, d.ws) // memory a burst of browsers left, back to the system
 	log.Printf("accepting: API on %s, browsers on %s", apiAddr, sock.Addr())
 
 	upgraded := false
