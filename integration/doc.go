@@ -19,6 +19,12 @@
 // with dorritctl (root only: its pidfile is /var/run/echo.pid, so it
 // fails rather than touch an echo daemon already running there).
 //
+// The TestNotify tests run examples/notify as root (they skip otherwise),
+// as a daemon that keeps its own main would run: its pidfile and socket
+// taken as root, privileges dropped in place, its JSON API on a port of
+// its own, browsers through nginx, SIGTERM and SIGHUP upgrades under a
+// stream of notifications.
+//
 // Set DORRIT_ARTIFACTS=1 to keep the browser's screenshots in
 // integration/testdata/out instead of a temporary directory.
 package integration
