@@ -143,7 +143,7 @@ func startUpgrade(ctx context.Context, stopping <-chan struct{}, h handover, fil
 	}
 	select {
 	case w := <-word:
-		if w == "READY" {
+		if w == readyWord {
 			return pid, mine, nil
 		}
 		<-exited

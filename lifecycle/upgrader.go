@@ -303,7 +303,7 @@ func (u *Upgrader) Ready() error {
 		return Notify("READY=1")
 	}
 	defer parent.Close()
-	if _, err := fmt.Fprintln(parent, "READY"); err != nil {
+	if _, err := fmt.Fprintln(parent, readyWord); err != nil {
 		return fmt.Errorf("cannot tell the old process that this one is ready: %w", err)
 	}
 	// The old process closes its end when it lets go; its end closes with
