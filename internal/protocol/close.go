@@ -43,9 +43,10 @@ func (c *Conn) CloseNow() (undelivered int) {
 	if c.state != Closed && c.why.Code == 0 {
 		c.why = CloseInfo{Code: StatusAbnormalClosure, Reason: "closed by the server without a close frame"}
 	}
-	undelivered = c.queued
+	before := c.counters.Undelivered
 	c.setClosed()
 	c.releaseQueue()
+	undelivered = int(c.counters.Undelivered - before)
 	c.stopParsing()
 	c.releaseLent()
 	return undelivered

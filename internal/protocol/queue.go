@@ -196,9 +196,14 @@ func (c *Conn) dropData() {
 }
 
 // releaseQueue frees every queued buffer, counting the data frames among
-// them as undelivered.
+// them as undelivered: all but those of a buffer on its way that have
+// left whole.
 func (c *Conn) releaseQueue() {
-	c.counters.Undelivered += uint64(c.queued)
+	left := 0
+	if c.qoff > 0 && c.q[0].isData() {
+		left = framesWithin((*c.q[0].buf)[:c.qoff])
+	}
+	c.counters.Undelivered += uint64(c.queued - left)
 	for _, f := range c.q {
 		c.release(f)
 	}
@@ -206,4 +211,17 @@ func (c *Conn) releaseQueue() {
 	c.addQueued(-int(c.qbytes))
 	c.dropQueue()
 	c.qoff, c.queued, c.pong = 0, 0, nil
+}
+
+// framesWithin counts the whole server frames at the start of b.
+func framesWithin(b []byte) int {
+	n := 0
+	for {
+		h, ok := parseHeader(b)
+		if !ok || uint64(len(b)-h.size) < h.length {
+			return n
+		}
+		b = b[h.size+int(h.length):]
+		n++
+	}
 }
