@@ -14,7 +14,6 @@ import (
 type testPool struct {
 	out    map[*[]byte]bool
 	queues map[*QueueArray]bool
-	free   []*[]byte
 }
 
 func newTestPool() *testPool {
