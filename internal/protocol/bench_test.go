@@ -63,7 +63,7 @@ func BenchmarkReceive(b *testing.B) {
 		b.Run(size.name, func(b *testing.B) {
 			frame := text(strings.Repeat("m", size.n))
 			buf := make([]byte, len(frame))
-			c := New(Config{MaxPayload: 65535, Pool: newFreePool()})
+			c := New(&Config{MaxPayload: 65535, Pool: newFreePool()}, 0)
 			b.SetBytes(int64(size.n))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -83,7 +83,7 @@ func BenchmarkReceivePieces(b *testing.B) {
 		b.Run(size.name, func(b *testing.B) {
 			frame := text(strings.Repeat("m", size.n))
 			buf := make([]byte, len(frame))
-			c := New(Config{MaxPayload: 65535, Pool: newFreePool()})
+			c := New(&Config{MaxPayload: 65535, Pool: newFreePool()}, 0)
 			b.SetBytes(int64(size.n))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -103,7 +103,7 @@ func BenchmarkWrite(b *testing.B) {
 	for _, size := range sizes {
 		b.Run(size.name, func(b *testing.B) {
 			msg := []byte(strings.Repeat("w", size.n))
-			c := New(Config{MaxPayload: 65535, Pool: newFreePool()})
+			c := New(&Config{MaxPayload: 65535, Pool: newFreePool()}, 0)
 			var iov [16][]byte
 			b.SetBytes(int64(size.n))
 			b.ReportAllocs()
@@ -129,7 +129,7 @@ func BenchmarkEcho(b *testing.B) {
 		b.Run(size.name, func(b *testing.B) {
 			frame := text(strings.Repeat("e", size.n))
 			buf := make([]byte, len(frame))
-			c := New(Config{MaxPayload: 65535, Pool: newFreePool()})
+			c := New(&Config{MaxPayload: 65535, Pool: newFreePool()}, 0)
 			var iov [16][]byte
 			b.SetBytes(int64(size.n))
 			b.ReportAllocs()

@@ -23,10 +23,10 @@ const BudgetGranule = 16 << 10
 func (c *Conn) addQueued(delta int) {
 	old := c.qbytes
 	c.qbytes = uint32(int(old) + delta)
-	if c.budget == nil {
+	if c.cfg.Budget == nil {
 		return
 	}
 	if steps := int64(c.qbytes/BudgetGranule) - int64(old/BudgetGranule); steps != 0 {
-		c.budget.Add(steps * BudgetGranule)
+		c.cfg.Budget.Add(steps * BudgetGranule)
 	}
 }

@@ -40,8 +40,8 @@ func (c *Conn) Drop(code StatusCode, reason string) bool {
 // it returns how many there were. The engine calls it last for every
 // connection, when it closes the socket (a second call does nothing).
 func (c *Conn) CloseNow() (undelivered int) {
-	if c.state != Closed && c.why.Code == 0 {
-		c.why = CloseInfo{Code: StatusAbnormalClosure, Reason: "closed by the server without a close frame"}
+	if c.state != Closed && c.why == nil {
+		c.why = &CloseInfo{Code: StatusAbnormalClosure, Reason: "closed by the server without a close frame"}
 	}
 	before := c.counters.Undelivered
 	c.setClosed()
@@ -84,9 +84,9 @@ func (c *Conn) abort(why CloseInfo) {
 // answered with an empty close frame.
 func (c *Conn) queueClose(why CloseInfo) {
 	c.state = Closing
-	c.why = why
+	c.why = &why
 	c.pong = nil // nothing may be rewritten ahead of the close frame now
-	b := c.pool.Get(maxServerHeader + maxControlPayload)
+	b := c.cfg.Pool.Get(maxServerHeader + maxControlPayload)
 	p := (*b)[maxServerHeader:maxServerHeader]
 	if why.Code != StatusNoStatusRcvd {
 		reason := why.Reason

@@ -10,19 +10,18 @@ const MaxQueuedFrames = 200
 // many times over.
 const LingerBytes = 1 << 20
 
-// Config is what a connection's rules depend on.
+// Config is what a connection's rules depend on. One Config serves every
+// connection of a listener (a Conn keeps a pointer to it, not a copy, to
+// stay small while idle); it must not change once a Conn uses it.
 type Config struct {
 	// MaxPayload bounds every incoming frame and message, and is the
-	// fragment size of outgoing messages: BufferSize-5. At least 5.
+	// fragment size of outgoing messages: BufferSize-5. 1..1<<30.
 	MaxPayload int
 
 	// PingAfter is how many ticks (see Tick) a client may stay silent
 	// before it is pinged; 0 disables keepalive. PongWithin is how many
 	// ticks it then has to send anything at all.
 	PingAfter, PongWithin uint32
-	// Now is the tick count when the connection began: its silence counts
-	// from there.
-	Now uint32
 
 	// Pool lends the buffers; it is required.
 	Pool Pool
@@ -73,47 +72,52 @@ func (s State) String() string {
 // value is not usable; see New. A Conn is not safe for concurrent use: the
 // engine calls it from one goroutine at a time (its loop, or under its
 // lock), and it never calls out except to its Pool and Budget.
+//
+// Its fields are laid out small (232 bytes on 64-bit machines), because an
+// engine keeps one per connection, idle or not; the buffers it borrows
+// while bytes are in flight come from the Pool.
 type Conn struct {
-	pool       Pool
-	budget     Budget
-	maxPayload int
+	cfg        *Config
+	maxPayload int32
 	state      State
 
 	// Read side (receive.go).
-	spill      [maxHeaderLen]byte // a header that arrived in pieces
 	spillN     uint8
+	spill      [maxHeaderLen]byte // a header that arrived in pieces
 	haveHeader bool
 	inMessage  bool   // a fragmented text message is being reassembled
 	discard    bool   // nothing more is parsed: after a violation, or after the client's close
 	peerClosed bool   // the client's close frame arrived
+	frameFin   bool   // the frame in progress, valid while haveHeader: FIN,
+	frameOp    byte   // opcode,
 	fragments  uint16 // frames of the message in progress, bounded by MaxFragments
+	frameLen   uint32 // payload length (checked against MaxPayload),
+	frameKey   uint32 // masking key,
+	frameDone  uint32 // and payload bytes already taken
 	utf8       utf8State
-	h          header  // the frame in progress, valid while haveHeader
-	done       int     // payload bytes of h already taken
+	lingered   int32   // bytes received in Linger
 	msg        *[]byte // the message or frame assembled across calls
 	ctrl       *[]byte // a control frame's payload assembled across calls
 	lent       *[]byte // buffer of the last Message event, taken back at the next call
-	lingered   int     // bytes received in Linger
 
 	// Write side (queue.go, write.go, control.go).
 	q        []queued
 	qarr     *QueueArray // the pooled array q started from, nil when q has none
-	qoff     int         // bytes of q[0] already written
-	queued   int         // data frames in q, bounded by MaxQueuedFrames
-	qbytes   uint32      // their bytes, for the Budget
 	pong     *[]byte     // the queued pong not yet started, rewritten by a newer ping
+	qoff     int32       // bytes of q[0] already written
+	queued   int32       // data frames in q, bounded by MaxQueuedFrames
+	qbytes   uint32      // their bytes, for the Budget
 	batching bool        // more small writes follow (see Cork)
 	direct   bool        // between WriteDirect and DirectWritten
 
 	// Close (close.go).
-	why       CloseInfo
 	closeSent bool
+	why       *CloseInfo
 
 	// Keepalive (keepalive.go).
-	pingAfter, pongWithin uint32
-	heard                 bool // bytes arrived since the last Tick
-	pinged                bool
-	lastHeard, pingedAt   uint32
+	heard               bool // bytes arrived since the last Tick
+	pinged              bool
+	lastHeard, pingedAt uint32
 
 	counters Counters
 }
@@ -126,34 +130,33 @@ type CloseInfo struct {
 	Remote bool
 }
 
-// New returns the core of a connection whose handshake is done.
-func New(cfg Config) *Conn {
+// New returns the core of a connection whose handshake is done, at tick
+// now of the keepalive's clock (its silence counts from there).
+func New(cfg *Config, now uint32) *Conn {
 	c := new(Conn)
-	c.Init(cfg)
+	c.Init(cfg, now)
 	return c
 }
 
 // Init makes c the core of a new connection, for an engine that embeds
 // the Conn in its own connection value instead of pointing to one.
-func (c *Conn) Init(cfg Config) {
-	*c = Conn{
-		pool:       cfg.Pool,
-		budget:     cfg.Budget,
-		maxPayload: max(cfg.MaxPayload, 1),
-		pingAfter:  cfg.PingAfter,
-		pongWithin: cfg.PongWithin,
-		lastHeard:  cfg.Now,
-	}
+func (c *Conn) Init(cfg *Config, now uint32) {
+	*c = Conn{cfg: cfg, maxPayload: int32(min(max(cfg.MaxPayload, 1), 1<<30)), lastHeard: now}
 }
 
 // State is how far the connection is on its way to closing.
 func (c *Conn) State() State { return c.state }
 
 // MaxPayload is the connection's bound on frames and messages.
-func (c *Conn) MaxPayload() int { return c.maxPayload }
+func (c *Conn) MaxPayload() int { return int(c.maxPayload) }
 
 // Why tells why the connection is closing; the zero CloseInfo while Open.
-func (c *Conn) Why() CloseInfo { return c.why }
+func (c *Conn) Why() CloseInfo {
+	if c.why == nil {
+		return CloseInfo{}
+	}
+	return *c.why
+}
 
 // Counters returns the connection's figures so far.
 func (c *Conn) Counters() Counters { return c.counters }

@@ -14,7 +14,7 @@ func (c *Conn) queuePong(payload []byte) {
 		*c.pong = appendFrame((*c.pong)[:0], true, opPong, payload)
 		return
 	}
-	b := c.pool.Get(maxServerHeader + maxControlPayload) // room for any later payload
+	b := c.cfg.Pool.Get(maxServerHeader + maxControlPayload) // room for any later payload
 	*b = appendFrame(*b, true, opPong, payload)
 	c.pong = b
 	c.pushFront(queued{buf: b, kind: kindControl})
@@ -23,7 +23,7 @@ func (c *Conn) queuePong(payload []byte) {
 // queuePing sends a keepalive ping with an empty payload, ahead of queued
 // data like a pong.
 func (c *Conn) queuePing() {
-	b := c.pool.Get(maxServerHeader)
+	b := c.cfg.Pool.Get(maxServerHeader)
 	*b = appendFrame(*b, true, opPing, nil)
 	c.pushFront(queued{buf: b, kind: kindControl})
 }

@@ -24,7 +24,7 @@ func TestPongsCoalescedAheadOfData(t *testing.T) {
 	// Never inside a frame on its way, never before the preface.
 	run(t, Config{}, []step{
 		{do: func(c *Conn) error {
-			b := c.pool.Get(64)
+			b := c.cfg.Pool.Get(64)
 			*b = append(*b, "HTTP/1.1 101\r\n\r\n"...)
 			c.Preface(b)
 			return nil

@@ -21,7 +21,7 @@ type DirectHeaders [DirectFragments][maxServerHeader]byte
 // what the socket took, before any other call on the Conn. Otherwise it
 // is Write, and dst comes back as it was given.
 func (c *Conn) WriteDirect(msg []byte, hdr *DirectHeaders, dst [][]byte) ([][]byte, error) {
-	frames := framesOf(len(msg), c.maxPayload)
+	frames := framesOf(len(msg), int(c.maxPayload))
 	if len(msg) < DirectMin || frames > DirectFragments || len(c.q) > 0 || c.batching || cap(dst)-len(dst) < 2*frames {
 		return dst, c.Write(msg)
 	}
@@ -31,7 +31,7 @@ func (c *Conn) WriteDirect(msg []byte, hdr *DirectHeaders, dst [][]byte) ([][]by
 	c.direct = true
 	op := byte(opText)
 	for i, rest := 0, msg; ; i++ {
-		n := min(len(rest), c.maxPayload)
+		n := min(len(rest), int(c.maxPayload))
 		fin := n == len(rest)
 		hl := putHeader(hdr[i][:], fin, op, n)
 		dst = append(dst, hdr[i][:hl], rest[:n])
@@ -53,15 +53,15 @@ func (c *Conn) DirectWritten(msg []byte, sent int) {
 	var hdr [maxServerHeader]byte
 	op, off := byte(opText), 0
 	for rest := msg; ; {
-		n := min(len(rest), c.maxPayload)
+		n := min(len(rest), int(c.maxPayload))
 		fin := n == len(rest)
 		frameLen := putHeader(hdr[:], fin, op, n) + n
 		if sent < off+frameLen {
-			b := c.pool.Get(frameLen)
+			b := c.cfg.Pool.Get(frameLen)
 			*b = append(append(*b, hdr[:frameLen-n]...), rest[:n]...)
 			c.pushData(b, kindData)
 			if sent > off {
-				c.qoff = sent - off
+				c.qoff = int32(sent - off)
 			}
 		}
 		off += frameLen

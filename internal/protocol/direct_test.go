@@ -14,7 +14,7 @@ func TestDirectWrite(t *testing.T) {
 	want := cat(sf(opText, false, string(msg[:1000])), sf(opContinuation, false, string(msg[1000:2000])), sf(opContinuation, true, string(msg[2000:])))
 	for _, took := range []int{0, 1, 4, 1004, 1008, 2000, len(want)} {
 		pool := newTestPool()
-		c := New(Config{MaxPayload: 1000, Pool: pool})
+		c := New(&Config{MaxPayload: 1000, Pool: pool}, 0)
 		var hdr DirectHeaders
 		var iov [16][]byte
 		out, err := c.WriteDirect(msg, &hdr, iov[:0])
@@ -41,7 +41,7 @@ func TestDirectWrite(t *testing.T) {
 	}
 	// Small messages, or anything queued already, take the queue.
 	pool := newTestPool()
-	c := New(Config{MaxPayload: 1000, Pool: pool})
+	c := New(&Config{MaxPayload: 1000, Pool: pool}, 0)
 	var hdr DirectHeaders
 	var iov [16][]byte
 	if out, err := c.WriteDirect([]byte("small"), &hdr, iov[:0]); len(out) != 0 || err != nil || c.QueuedFrames() != 1 {

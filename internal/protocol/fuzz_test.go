@@ -29,7 +29,7 @@ func FuzzConn(f *testing.F) {
 		in := fuzzInput{data: data}
 		maxPayload := 1 + int(in.byte()%40)
 		pool := newTestPool()
-		c := New(Config{MaxPayload: maxPayload, PingAfter: 2, PongWithin: 2, Pool: pool})
+		c := New(&Config{MaxPayload: maxPayload, PingAfter: 2, PongWithin: 2, Pool: pool}, 0)
 		w := wire{maxPayload: maxPayload}
 		accepted := 0
 		var now uint32

@@ -202,12 +202,18 @@ const testMaxPayload = 1000
 // CloseNow must give every buffer back.
 func run(t *testing.T, cfg Config, steps []step) *Conn {
 	t.Helper()
+	return runAt(t, cfg, 0, steps)
+}
+
+// runAt is run with the keepalive's clock at now when the Conn begins.
+func runAt(t *testing.T, cfg Config, now uint32, steps []step) *Conn {
+	t.Helper()
 	pool := newTestPool()
 	cfg.Pool = pool
 	if cfg.MaxPayload == 0 {
 		cfg.MaxPayload = testMaxPayload
 	}
-	c := New(cfg)
+	c := New(&cfg, now)
 	for i, s := range steps {
 		var evs []string
 		if s.in != nil {

@@ -18,16 +18,16 @@ func (c *Conn) Tick(now uint32) (overdue bool) {
 		// The bytes came since the previous tick.
 		c.heard, c.lastHeard, c.pinged = false, now-1, false
 	}
-	if c.pingAfter == 0 || c.state != Open {
+	if c.cfg.PingAfter == 0 || c.state != Open {
 		return false
 	}
 	switch {
 	case !c.pinged:
-		if now-c.lastHeard >= c.pingAfter { // unsigned: right across a wrap
+		if now-c.lastHeard >= c.cfg.PingAfter { // unsigned: right across a wrap
 			c.pinged, c.pingedAt = true, now
 			c.queuePing()
 		}
-	case now-c.pingedAt >= c.pongWithin:
+	case now-c.pingedAt >= c.cfg.PongWithin:
 		return true
 	}
 	return false

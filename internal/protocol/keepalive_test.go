@@ -47,7 +47,7 @@ func TestKeepalive(t *testing.T) {
 	}
 	// Across the wrap of the tick count; Heard (bytes unread in the
 	// socket) answers the ping as well.
-	run(t, Config{PingAfter: 2, PongWithin: 2, Now: 1<<32 - 3}, []step{
+	runAt(t, Config{PingAfter: 2, PongWithin: 2}, 1<<32-3, []step{
 		{do: tick(1<<32-2, false)},
 		{do: func(c *Conn) error { c.Heard(); return nil }},
 		{do: tick(1<<32-1, false)},

@@ -42,7 +42,7 @@ func (c *Conn) WritePrepared(p *Prepared) error {
 	switch {
 	case !p.valid:
 		return ErrInvalidUTF8
-	case p.maxPayload != c.maxPayload:
+	case p.maxPayload != int(c.maxPayload):
 		return ErrPreparedSize
 	case len(p.frames) > MaxQueuedFrames:
 		return ErrMessageTooLarge

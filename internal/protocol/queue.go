@@ -42,7 +42,7 @@ func (c *Conn) Output(dst [][]byte) [][]byte {
 // Unsent is how many bytes wait in the queue: while a close waits for
 // delivery it only shrinks, so any change is progress.
 func (c *Conn) Unsent() int {
-	n := -c.qoff
+	n := -int(c.qoff)
 	for _, f := range c.q {
 		n += len(*f.buf)
 	}
@@ -50,7 +50,7 @@ func (c *Conn) Unsent() int {
 }
 
 // QueuedFrames is how many data frames wait, at most MaxQueuedFrames.
-func (c *Conn) QueuedFrames() int { return c.queued }
+func (c *Conn) QueuedFrames() int { return int(c.queued) }
 
 // Wrote tells the core that the socket took the first n bytes of what
 // Output returned. Buffers written whole go back to the pool. When the
@@ -61,9 +61,9 @@ func (c *Conn) Wrote(n int) {
 	closeLeft := false
 	for n > 0 && done < len(c.q) {
 		f := c.q[done]
-		rest := len(*f.buf) - c.qoff
+		rest := len(*f.buf) - int(c.qoff)
 		if n < rest {
-			c.qoff += n
+			c.qoff += int32(n)
 			break
 		}
 		n -= rest
@@ -71,7 +71,7 @@ func (c *Conn) Wrote(n int) {
 		done++
 		switch f.kind {
 		case kindData, kindShared:
-			c.queued -= int(f.frames)
+			c.queued -= int32(f.frames)
 			c.addQueued(-len(*f.buf))
 		case kindControl:
 			if f.buf == c.pong {
@@ -111,7 +111,7 @@ func (c *Conn) dequeue(n int) {
 // when it is the pool's.
 func (c *Conn) dropQueue() {
 	if c.qarr != nil {
-		c.pool.PutQueue(c.qarr)
+		c.cfg.Pool.PutQueue(c.qarr)
 	}
 	c.q, c.qarr = nil, nil
 }
@@ -120,7 +120,7 @@ func (c *Conn) dropQueue() {
 // connections' queues share it.
 func (c *Conn) release(f queued) {
 	if f.kind != kindShared {
-		c.pool.Put(f.buf)
+		c.cfg.Pool.Put(f.buf)
 	}
 }
 
@@ -128,14 +128,14 @@ func (c *Conn) release(f queued) {
 // it was empty.
 func (c *Conn) push(f queued) {
 	if c.q == nil {
-		c.qarr = c.pool.GetQueue()
+		c.qarr = c.cfg.Pool.GetQueue()
 		c.q = c.qarr[:0]
 	}
 	c.q = append(c.q, f)
 	if c.qarr != nil && cap(c.q) != QueueLen {
 		// Grown for a slow client: the pooled array is free again.
 		clear(c.qarr[:])
-		c.pool.PutQueue(c.qarr)
+		c.cfg.Pool.PutQueue(c.qarr)
 		c.qarr = nil
 	}
 }
@@ -187,7 +187,7 @@ func (c *Conn) dropData() {
 	c.q = c.q[:keep]
 	c.queued, c.pong = 0, nil
 	if keep == 1 && c.q[0].isData() {
-		c.queued = int(c.q[0].frames)
+		c.queued = int32(c.q[0].frames)
 	}
 	c.counters.Undelivered += uint64(dropped - c.queued)
 	if len(c.q) == 0 {
@@ -203,7 +203,7 @@ func (c *Conn) releaseQueue() {
 	if c.qoff > 0 && c.q[0].isData() {
 		left = framesWithin((*c.q[0].buf)[:c.qoff])
 	}
-	c.counters.Undelivered += uint64(c.queued - left)
+	c.counters.Undelivered += uint64(int(c.queued) - left)
 	for _, f := range c.q {
 		c.release(f)
 	}

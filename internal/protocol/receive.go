@@ -47,7 +47,7 @@ func (c *Conn) Receive(p []byte) (n int, ev Event) {
 		c.heard = true
 	}
 	if c.state == Linger {
-		c.lingered += len(p)
+		c.lingered += int32(min(len(p), LingerBytes+1))
 		if c.lingered > LingerBytes {
 			c.LingerExpired()
 			return len(p), Event{}
@@ -66,7 +66,8 @@ func (c *Conn) Receive(p []byte) (n int, ev Event) {
 			if v := c.checkHeader(h); v != nil {
 				return n, c.fail(v)
 			}
-			c.h, c.haveHeader, c.done = h, true, 0
+			c.haveHeader, c.frameFin, c.frameOp = true, h.fin, h.opcode
+			c.frameLen, c.frameKey, c.frameDone = uint32(h.length), h.key, 0 // checkHeader bounded the length
 			switch h.opcode {
 			case opText:
 				c.utf8.reset()
@@ -105,16 +106,15 @@ func (c *Conn) takeHeader(p []byte) (h header, used int, ok bool) {
 // takePayload takes what p holds of the current frame's payload. complete
 // says the frame ended; ev is what it completed.
 func (c *Conn) takePayload(p []byte) (used int, ev Event, complete bool) {
-	h := &c.h
-	length := int(h.length)
-	take := min(len(p), length-c.done)
+	length, done, op, fin := int(c.frameLen), int(c.frameDone), c.frameOp, c.frameFin
+	take := min(len(p), length-done)
 	if take == 0 && length > 0 {
 		return 0, Event{}, false // the header ended p
 	}
 	chunk := p[:take]
-	mask(h.key, c.done, chunk)
-	whole := c.done == 0 && take == length // the frame's payload is all in p
-	if isControl(h.opcode) {
+	mask(c.frameKey, done, chunk)
+	whole := done == 0 && take == length // the frame's payload is all in p
+	if isControl(op) {
 		if !whole {
 			c.ctrl = c.appendTo(c.ctrl, chunk, maxControlPayload)
 		}
@@ -124,26 +124,26 @@ func (c *Conn) takePayload(p []byte) (used int, ev Event, complete bool) {
 		}
 		// A message that arrives whole in p is handed out from p; any
 		// other is assembled in a buffer with room for what may follow.
-		if !whole || !h.fin || c.inMessage {
-			more := length - c.done
-			if !h.fin || c.inMessage {
-				more = c.maxPayload - lenOf(c.msg)
+		if !whole || !fin || c.inMessage {
+			more := length - done
+			if !fin || c.inMessage {
+				more = int(c.maxPayload) - lenOf(c.msg)
 			}
 			c.msg = c.appendTo(c.msg, chunk, more)
 		}
 	}
-	c.done += take
-	if c.done < length {
+	c.frameDone += uint32(take)
+	if done+take < length {
 		return take, Event{}, false
 	}
 	c.haveHeader = false
-	switch h.opcode {
+	switch op {
 	case opPing, opPong, opClose:
 		payload := chunk
 		if c.ctrl != nil {
 			payload = *c.ctrl
 		}
-		switch h.opcode {
+		switch op {
 		case opPing:
 			c.queuePong(payload)
 		case opClose:
@@ -152,10 +152,10 @@ func (c *Conn) takePayload(p []byte) (used int, ev Event, complete bool) {
 		c.dropCtrl()
 		return take, ev, true
 	}
-	if h.fin && !c.utf8.complete() {
+	if fin && !c.utf8.complete() {
 		return take, c.fail(&errCutUTF8), true
 	}
-	if !h.fin {
+	if !fin {
 		c.inMessage = true
 		return take, Event{}, true
 	}
@@ -171,10 +171,10 @@ func (c *Conn) takePayload(p []byte) (used int, ev Event, complete bool) {
 // bytes when b is nil or full; the old one goes back to the pool.
 func (c *Conn) appendTo(b *[]byte, chunk []byte, more int) *[]byte {
 	if b == nil || cap(*b)-len(*b) < len(chunk) {
-		nb := c.pool.Get(max(len(chunk), more) + lenOf(b))
+		nb := c.cfg.Pool.Get(max(len(chunk), more) + lenOf(b))
 		if b != nil {
 			*nb = append(*nb, *b...)
-			c.pool.Put(b)
+			c.cfg.Pool.Put(b)
 		}
 		b = nb
 	}
@@ -202,7 +202,7 @@ func (c *Conn) message(payload []byte) Event {
 
 func (c *Conn) dropCtrl() {
 	if c.ctrl != nil {
-		c.pool.Put(c.ctrl)
+		c.cfg.Pool.Put(c.ctrl)
 		c.ctrl = nil
 	}
 }
@@ -210,7 +210,7 @@ func (c *Conn) dropCtrl() {
 // releaseLent takes back the buffer of the last Message event.
 func (c *Conn) releaseLent() {
 	if c.lent != nil {
-		c.pool.Put(c.lent)
+		c.cfg.Pool.Put(c.lent)
 		c.lent = nil
 	}
 }
@@ -226,7 +226,7 @@ func (c *Conn) stopParsing() {
 	c.discard = true
 	c.haveHeader, c.inMessage, c.spillN = false, false, 0
 	if c.msg != nil {
-		c.pool.Put(c.msg)
+		c.cfg.Pool.Put(c.msg)
 		c.msg = nil
 	}
 	c.dropCtrl()
@@ -245,7 +245,7 @@ func (c *Conn) ReceiveEOF() Event {
 		c.setClosed()
 		return Event{}
 	}
-	c.why = CloseInfo{Code: StatusAbnormalClosure, Reason: "client hung up without a close frame", Remote: true}
+	c.why = &CloseInfo{Code: StatusAbnormalClosure, Reason: "client hung up without a close frame", Remote: true}
 	c.stopParsing()
 	c.setClosed()
 	return Event{Kind: Hangup, Code: c.why.Code, Reason: c.why.Reason}

@@ -25,7 +25,7 @@ func TestMessageAssembly(t *testing.T) {
 // caller's bytes, without a copy and without a buffer.
 func TestWholeMessageIsNotCopied(t *testing.T) {
 	pool := newTestPool()
-	c := New(Config{MaxPayload: 100, Pool: pool})
+	c := New(&Config{MaxPayload: 100, Pool: pool}, 0)
 	in := text("hello")
 	n, ev := c.Receive(in)
 	if n != len(in) || ev.Kind != Message || &ev.Message[0] != &in[6] {

@@ -54,7 +54,7 @@ func (c *Conn) checkHeader(h header) *violation {
 	if c.inMessage && c.msg != nil {
 		soFar = len(*c.msg)
 	}
-	if h.length > uint64(c.maxPayload-soFar) {
+	if h.length > uint64(int(c.maxPayload)-soFar) {
 		return &errTooBig
 	}
 	return nil

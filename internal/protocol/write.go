@@ -26,7 +26,7 @@ func (c *Conn) admitMessage(msg []byte) error {
 	if !utf8.Valid(msg) {
 		return ErrInvalidUTF8
 	}
-	frames := framesOf(len(msg), c.maxPayload)
+	frames := framesOf(len(msg), int(c.maxPayload))
 	if frames > MaxQueuedFrames {
 		return ErrMessageTooLarge
 	}
@@ -40,8 +40,8 @@ func (c *Conn) admit(n, frames int) error {
 	if c.state != Open {
 		return ErrClosing
 	}
-	full := c.queued+frames > MaxQueuedFrames
-	if !full && c.budget != nil && !c.budget.Admit(int(c.qbytes), n) {
+	full := int(c.queued)+frames > MaxQueuedFrames
+	if !full && c.cfg.Budget != nil && !c.cfg.Budget.Admit(int(c.qbytes), n) {
 		full = true
 		c.counters.QueueBudget++
 	}
@@ -76,14 +76,14 @@ func (c *Conn) Cork(more bool) { c.batching = more }
 func (c *Conn) enqueue(msg []byte) {
 	op := byte(opText)
 	for {
-		n := min(len(msg), c.maxPayload)
+		n := min(len(msg), int(c.maxPayload))
 		fin := n == len(msg)
 		if !c.appendToLast(fin, op, msg[:n]) {
 			size := maxServerHeader + n
 			if n <= smallFrame && c.batching {
 				size = batchBuf
 			}
-			b := c.pool.Get(size)
+			b := c.cfg.Pool.Get(size)
 			*b = appendFrame(*b, fin, op, msg[:n])
 			c.pushData(b, kindData)
 		}

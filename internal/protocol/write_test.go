@@ -38,7 +38,7 @@ func TestWhatWriteAccepts(t *testing.T) {
 // few iovecs.
 func TestSmallFramesShareBuffers(t *testing.T) {
 	pool := newTestPool()
-	c := New(Config{MaxPayload: 1000, Pool: pool})
+	c := New(&Config{MaxPayload: 1000, Pool: pool}, 0)
 	c.Cork(true)
 	for range 20 {
 		if err := c.Write([]byte("answer")); err != nil {
