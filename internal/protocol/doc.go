@@ -77,7 +77,8 @@
 //     bytes (BufferSize-5), refuses invalid UTF-8 and a full queue with
 //     nothing queued, and never loses what was queued before; prepared.go
 //     and direct.go are its broadcast and zero-copy forms.
-//   - budget.go: the queues of all connections share a Budget of bytes.
+//   - budget.go: the queues of all connections share a Budget of bytes,
+//     asked once the 200 frames leave room.
 //   - close.go: the close handshake in both directions (the client's code
 //     echoed behind the queue, the server's close frame last), Drop,
 //     CloseNow, and the linger that follows the server's close frame.

@@ -25,7 +25,11 @@ func FuzzConn(f *testing.F) {
 	f.Add([]byte{0, 6, 3, 0, 4, 1, 2, 3, 0, 2, 9, 9, 9, 9, 9, 9, 9, 9, 4, 17})
 	f.Add([]byte{1, 1, 'x', 8, 1, 1, 'y', 4, 3, 7, 0, 0, 4, 0, 10, 5, 11})
 	f.Add(bytes.Repeat([]byte{1, 2, 'h', 'i'}, 210))
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Fuzz(fuzzOnce)
+}
+
+func fuzzOnce(t *testing.T, data []byte) {
+	{
 		in := fuzzInput{data: data}
 		maxPayload := 1 + int(in.byte()%40)
 		pool := newTestPool()
@@ -103,7 +107,7 @@ func FuzzConn(f *testing.F) {
 		if pool.outstanding() != 0 {
 			t.Fatalf("%d buffers not given back", pool.outstanding())
 		}
-	})
+	}
 }
 
 // receiveAll gives b to c in pieces, as reads would.
