@@ -52,11 +52,13 @@ func (c *Conn) CloseNow() (undelivered int) {
 	return undelivered
 }
 
-// LingerExpired tells the core that the engine's linger time passed in
-// Linger without the client's answer: it is counted, and the connection is
-// Closed.
+// LingerExpired tells the core that the engine's linger time passed
+// without the client's answer: it is counted, and the connection is
+// Closed. The engine arms its timer when the close frame has left (Linger),
+// or, after a failure or Drop, when the close frame was queued (Closing):
+// a client that does not even read will not take the close frame either.
 func (c *Conn) LingerExpired() {
-	if c.state == Linger {
+	if c.state == Linger || c.state == Closing {
 		c.counters.LingerExpired = 1
 		c.setClosed()
 	}

@@ -69,6 +69,14 @@ func TestLinger(t *testing.T) {
 		t.Fatal("linger expiry not counted")
 	}
 	c = run(t, Config{}, []step{
+		{do: write("never read"), hold: true},
+		{in: cf(opBinary, true, ""), want: []string{"fail 1003"}, hold: true, state: "closing"},
+		{do: func(c *Conn) error { c.LingerExpired(); return nil }, state: "closed"},
+	})
+	if got := c.Counters(); got.LingerExpired != 1 || got.Undelivered != 1 {
+		t.Fatalf("counters %+v", got)
+	}
+	c = run(t, Config{}, []step{
 		{in: cf(opBinary, true, ""), want: []string{"fail 1003"}, out: sclose(1003, "binary messages are not accepted"), state: "linger"},
 		{in: make([]byte, LingerBytes), state: "linger"},
 		{in: []byte{0}, state: "closed"},
