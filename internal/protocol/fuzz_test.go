@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"testing"
 	"unicode/utf8"
 )
@@ -46,11 +47,14 @@ func fuzzOnce(t *testing.T, data []byte) {
 				msg := in.message()
 				if err := c.Write(msg); err == nil {
 					accepted += framesOf(len(msg), maxPayload)
+					w.sent = append(w.sent, string(msg))
 				}
 			case 2:
-				p := Prepare(in.message(), maxPayload)
+				msg := in.message()
+				p := Prepare(msg, maxPayload)
 				if err := c.WritePrepared(p); err == nil {
 					accepted += len(p.frames)
+					w.sent = append(w.sent, string(msg))
 				}
 			case 3:
 				msg := bytes.Repeat(in.message(), 1+int(in.byte()))
@@ -58,6 +62,7 @@ func fuzzOnce(t *testing.T, data []byte) {
 				out, err := c.WriteDirect(msg, &hdr, iov[:0])
 				if err == nil {
 					accepted += framesOf(len(msg), maxPayload)
+					w.sent = append(w.sent, string(msg))
 				}
 				if len(out) > 0 {
 					n := w.write(t, out, int(in.byte())*int(in.byte()))
@@ -183,6 +188,7 @@ type wire struct {
 	inMessage  bool
 	msg        []byte
 	dataFrames int
+	sent       []string // the messages accepted, in order; the wire must carry a subsequence
 }
 
 // write takes at most limit bytes of out, checks them, and returns how
@@ -231,6 +237,15 @@ func (w *wire) parse(t *testing.T) {
 				if !utf8.Valid(w.msg) {
 					t.Fatalf("invalid UTF-8 written: %q", w.msg)
 				}
+				// Dropped messages may be missing, but none is changed,
+				// made up, or out of order.
+				for len(w.sent) > 0 && w.sent[0] != string(w.msg) {
+					w.sent = w.sent[1:]
+				}
+				if len(w.sent) == 0 {
+					t.Fatalf("%q written, not accepted or out of order", w.msg)
+				}
+				w.sent = w.sent[1:]
 				w.msg = w.msg[:0]
 			}
 		case opClose:
@@ -241,4 +256,50 @@ func (w *wire) parse(t *testing.T) {
 		}
 		w.buf = w.buf[h.size+int(h.length):]
 	}
+}
+
+// FuzzReceiveSplit: however the client's bytes are cut into reads, the
+// core sees the same events, answers with the same bytes and counts the
+// same: no rule depends on where a read ends.
+func FuzzReceiveSplit(f *testing.F) {
+	f.Add(cat(text("hello"), cf(opPing, true, "p"), cf(opText, false, "a\xe2"), cf(opContinuation, true, "\x82\xac")), []byte{1, 7, 3})
+	f.Add(cat(text("x"), cf(opBinary, true, "b")), []byte{2})
+	f.Add(cat(cf(opText, false, "ab"), cf(opPong, true, ""), cclose(1000, "bye"), text("after")), []byte{5, 5, 5})
+	f.Add(clientHeader(true, opText, 1<<20), []byte{3})
+	f.Fuzz(func(t *testing.T, data, cuts []byte) {
+		whole := replay(bytes.Clone(data), nil)
+		cut := replay(bytes.Clone(data), cuts)
+		if whole != cut {
+			t.Fatalf("in one read:\n%s\nin reads cut at %v:\n%s", whole, cuts, cut)
+		}
+	})
+}
+
+// replay gives data to a Conn in reads of the given lengths (the rest in
+// one) and describes everything that came of it.
+func replay(data, cuts []byte) string {
+	pool := newTestPool()
+	c := New(&Config{MaxPayload: 64, Pool: pool}, 0)
+	var log bytes.Buffer
+	feed := func(p []byte) {
+		for len(p) > 0 {
+			n, ev := c.Receive(p)
+			p = p[n:]
+			if ev.Kind != None {
+				log.WriteString(render(ev) + "\n")
+			}
+		}
+	}
+	for _, n := range cuts {
+		n := min(int(n), len(data))
+		feed(data[:n])
+		data = data[n:]
+	}
+	feed(data)
+	fmt.Fprintf(&log, "wrote %q\nstate %s, counters %+v\n", flush(c), c.State(), c.Counters())
+	c.CloseNow()
+	if pool.outstanding() != 0 {
+		log.WriteString("buffers not given back\n")
+	}
+	return log.String()
 }
