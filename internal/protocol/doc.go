@@ -24,7 +24,7 @@
 //
 // An event loop, with one read buffer shared by its connections:
 //
-//	n, _ := unix.Read(fd, buf)               // readable
+//	n, _ := unix.Read(fd, buf)               // readable; n == 0: c.ReceiveEOF()
 //	for p := buf[:n]; len(p) > 0; {
 //		k, ev := c.Receive(p)
 //		p = p[k:]
@@ -43,10 +43,17 @@
 //	case protocol.Closed:                    // close(fd); c.CloseNow()
 //	}
 //
+// Its timer calls Tick on every connection each tick (TimeOut when one is
+// overdue) and LingerExpired on those that lingered too long. Writes from
+// other goroutines (a broadcast) reach a Conn under a per-connection lock
+// or through the loop's inbox; either way one call at a time.
+//
 // The goroutine engine does the same under its connection's lock: Read
 // calls Receive until an event, Write calls Write and writes Output (or
 // leaves it to a flusher while the socket is full), Close calls Close and
-// waits for Linger.
+// waits for Linger. It never calls the Conn from inside a RawConn
+// callback: the callback only reads into a buffer or writes what Output
+// returned, and the engine acts on State once it has returned.
 //
 // # The rules, and where they live
 //
