@@ -36,6 +36,12 @@ func fuzzOnce(t *testing.T, data []byte) {
 		pool := newTestPool()
 		c := New(&Config{MaxPayload: maxPayload, PingAfter: 2, PongWithin: 2, Pool: pool}, 0)
 		w := wire{maxPayload: maxPayload}
+		if in.byte()%2 == 1 { // the handshake's answer waits in the queue
+			b := pool.Get(len(testPreface))
+			*b = append(*b, testPreface...)
+			c.Preface(b)
+			w.preface = testPreface
+		}
 		accepted := 0
 		var now uint32
 		var hdr DirectHeaders
@@ -180,8 +186,11 @@ func (in *fuzzInput) clientFrame() []byte {
 	return clientFrame(op, fin, 0, sel&0xe0 != 0xa0, payload)
 }
 
+const testPreface = "HTTP/1.1 101 Switching Protocols\r\n\r\n"
+
 // wire is what the socket took, parsed as server frames.
 type wire struct {
+	preface    string // what must come first, before any frame
 	maxPayload int
 	buf        []byte // bytes of a frame not yet whole
 	closed     bool   // a close frame was written
@@ -200,8 +209,14 @@ func (w *wire) write(t *testing.T, out [][]byte, limit int) int {
 		if len(b) > 0 && w.closed {
 			t.Fatalf("%q written after the close frame", b)
 		}
-		w.buf = append(w.buf, b...)
 		n += len(b)
+		for len(b) > 0 && len(w.preface) > 0 {
+			if b[0] != w.preface[0] {
+				t.Fatalf("%q written before the preface ended", b)
+			}
+			b, w.preface = b[1:], w.preface[1:]
+		}
+		w.buf = append(w.buf, b...)
 		w.parse(t)
 	}
 	return n
