@@ -74,8 +74,6 @@ func runConnect(s *streams, args []string) int {
 		return c.usage(s, "one SOCKET|NAME only (quote a message with spaces: --send 'hello there')")
 	case *timeout <= 0:
 		return c.usage(s, "--timeout %v must be positive", *timeout)
-	case sendSet && *send == "":
-		return c.usage(s, "--send needs a message: dorrit servers do not answer an empty one")
 	}
 	h.header, h.subprotocols = hdr.h, protos
 	socket := socketPath(p.positional[0])

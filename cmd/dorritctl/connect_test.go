@@ -26,6 +26,11 @@ func TestConnectSend(t *testing.T) {
 	if r.code != 0 || r.stdout != "x\n" {
 		t.Fatalf("%v", r)
 	}
+	// An empty message is a message: the echo sends it back.
+	r = ctl("", "connect", sock, "--send=")
+	if r.code != 0 || r.stdout != "\n" {
+		t.Fatalf("want the empty echo and exit 0:\n%v", r)
+	}
 }
 
 // The handshake reaches the server with what the flags say.
