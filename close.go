@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/dorritgo/dorrit/internal/protocol"
 )
 
 // closeStall is how long a graceful close waits while the socket takes no
@@ -262,16 +265,12 @@ func (c *MessageConn) giveUp(cause error) error {
 // closeReceived answers the client's close frame (RFC 6455 §5.5.1): the
 // queue is flushed, our close frame echoes the code, then the socket closes.
 func (c *MessageConn) closeReceived(payload []byte) {
-	code, reason, ok := parseClosePayload(payload)
-	if !ok {
-		if code != 0 && validWireCode(code) {
-			c.fail(StatusInvalidPayload, dropBadUTF8, "close reason is not valid UTF-8")
-		} else {
-			c.fail(StatusProtocolError, dropProtocol, "invalid close frame")
-		}
+	code, reason, failCode, drop, failReason := protocol.ParseClosePayload(payload)
+	if drop != protocol.DropNone {
+		c.fail(StatusCode(failCode), drop, failReason)
 		return
 	}
-	ce := &CloseError{Code: code, Reason: reason, Remote: true}
+	ce := &CloseError{Code: StatusCode(code), Reason: reason, Remote: true}
 	c.rd.err = ce
 	if c.queueClose(ce) {
 		return // our echo of the code ends the connection when it leaves
@@ -322,9 +321,9 @@ func (c *MessageConn) Drop(code StatusCode, reason string) error {
 }
 
 // checkClose refuses a close code a server may not send. (A reason that
-// does not fit the frame is cut instead: see closePayload.)
+// does not fit the frame is cut instead: see protocol.AppendClosePayload.)
 func checkClose(code StatusCode) error {
-	if !validWireCode(code) {
+	if code < 0 || code > math.MaxUint16 || !protocol.ValidCloseCode(protocol.StatusCode(code)) {
 		return fmt.Errorf("%w: %d (a server may send 1000-1003, 1007-1014, 3000-4999)", ErrBadCloseCode, code)
 	}
 	return nil

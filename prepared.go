@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/dorritgo/dorrit/internal/protocol"
 )
 
 // A PreparedMessage is a text message framed once for many connections: a
@@ -89,17 +91,17 @@ func (pm *PreparedMessage) framesFor(maxPayload int) []*[]byte {
 // frame encodes msg as text frames of at most maxPayload bytes each.
 func frame(msg []byte, maxPayload int) []*[]byte {
 	var frames []*[]byte
-	op := byte(opText)
+	op := byte(protocol.OpText)
 	for {
 		n := min(len(msg), maxPayload)
 		fin := n == len(msg)
-		b := make([]byte, maxServerHeader, maxServerHeader+n)
-		hl := putHeader(b, fin, op, n)
+		b := make([]byte, protocol.MaxServerHeader, protocol.MaxServerHeader+n)
+		hl := protocol.PutHeader(b, fin, op, n)
 		b = append(b[:hl], msg[:n]...)
 		frames = append(frames, &b)
 		if fin {
 			return frames
 		}
-		msg, op = msg[n:], opContinuation
+		msg, op = msg[n:], protocol.OpContinuation
 	}
 }

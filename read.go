@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/dorritgo/dorrit/internal/protocol"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,13 +22,13 @@ type reader struct {
 	buf *[]byte // pooled, nil while nothing is in flight; unread bytes are (*buf)[r:]
 	r   int
 
-	h          header // current frame, valid when haveHeader
-	done       int    // payload bytes of h already unmasked and checked
+	h          protocol.Header // current frame, valid when haveHeader
+	done       int             // payload bytes of h already unmasked and checked
 	haveHeader bool
 
 	inMessage bool   // a fragmented text message is being reassembled
-	fragments uint16 // its frames so far, bounded by maxFragments
-	utf8      utf8State
+	fragments uint16 // its frames so far, bounded by protocol.MaxFragments
+	utf8      protocol.UTF8State
 	msg       *[]byte // its bytes so far
 
 	lent *[]byte // buffer whose bytes the caller holds until the next Read
@@ -183,7 +184,7 @@ func (c *MessageConn) nextMessage() (msg []byte, ok bool) {
 	for rd.buf != nil {
 		in := (*rd.buf)[rd.r:]
 		if !rd.haveHeader {
-			h, complete := parseHeader(in)
+			h, complete := protocol.ParseHeader(in)
 			if !complete {
 				return nil, false
 			}
@@ -191,27 +192,27 @@ func (c *MessageConn) nextMessage() (msg []byte, ok bool) {
 			if rd.msg != nil {
 				soFar = len(*rd.msg)
 			}
-			if code, why, text := checkHeader(h, rd.inMessage, soFar, int(rd.fragments), c.maxPayload); code != 0 {
-				c.fail(code, why, text)
+			if code, why, text := protocol.CheckHeader(h, rd.inMessage, soFar, int(rd.fragments), c.maxPayload); code != 0 {
+				c.fail(StatusCode(code), why, text)
 				return nil, false
 			}
 			rd.h, rd.haveHeader, rd.done = h, true, 0
-			switch h.opcode {
-			case opText:
-				rd.utf8.reset()
+			switch h.Opcode {
+			case protocol.OpText:
+				rd.utf8.Reset()
 				rd.fragments = 1
-			case opContinuation:
+			case protocol.OpContinuation:
 				rd.fragments++
 			}
 		}
 		h := &rd.h
-		length := int(h.length)
-		have := min(len(in)-h.size, length)
+		length := int(h.Length)
+		have := min(len(in)-h.Size, length)
 		if have > rd.done {
-			chunk := in[h.size+rd.done : h.size+have]
-			mask(h.key, rd.done, chunk)
+			chunk := in[h.Size+rd.done : h.Size+have]
+			protocol.Mask(h.Key, rd.done, chunk)
 			rd.done = have
-			if !isControl(h.opcode) && !rd.utf8.check(chunk) {
+			if !protocol.IsControl(h.Opcode) && !rd.utf8.Check(chunk) {
 				c.fail(StatusInvalidPayload, dropBadUTF8, "invalid UTF-8 in a text message")
 				return nil, false
 			}
@@ -219,24 +220,24 @@ func (c *MessageConn) nextMessage() (msg []byte, ok bool) {
 		if rd.done < length {
 			return nil, false
 		}
-		payload := in[h.size : h.size+length]
-		rd.r += h.size + length
+		payload := in[h.Size : h.Size+length]
+		rd.r += h.Size + length
 		rd.haveHeader = false
-		switch h.opcode {
-		case opPing:
+		switch h.Opcode {
+		case protocol.OpPing:
 			c.queuePong(payload)
 			continue
-		case opPong:
+		case protocol.OpPong:
 			continue
-		case opClose:
+		case protocol.OpClose:
 			c.closeReceived(payload)
 			return nil, false
 		}
-		if h.fin && !rd.utf8.complete() {
+		if h.Fin && !rd.utf8.Complete() {
 			c.fail(StatusInvalidPayload, dropBadUTF8, "text message ends inside a UTF-8 sequence")
 			return nil, false
 		}
-		if h.fin && !rd.inMessage {
+		if h.Fin && !rd.inMessage {
 			c.countIn(len(payload))
 			return payload, true // straight from the read buffer: no copy
 		}
@@ -244,8 +245,8 @@ func (c *MessageConn) nextMessage() (msg []byte, ok bool) {
 			rd.msg = getBuf(c.maxPayload)
 		}
 		*rd.msg = append(*rd.msg, payload...)
-		rd.inMessage = !h.fin
-		if h.fin {
+		rd.inMessage = !h.Fin
+		if h.Fin {
 			rd.lent, rd.msg = rd.msg, nil
 			c.countIn(len(*rd.lent))
 			return *rd.lent, true
@@ -297,9 +298,9 @@ func (c *MessageConn) fill(ctx context.Context) error {
 	rd := &c.rd
 	if rd.buf != nil {
 		unread := len(*rd.buf) - rd.r
-		need := maxHeaderLen
+		need := protocol.MaxHeaderLen
 		if rd.haveHeader {
-			need = rd.h.size + int(rd.h.length)
+			need = rd.h.Size + int(rd.h.Length)
 		}
 		switch {
 		case unread == 0:

@@ -1,6 +1,10 @@
 package dorrit
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/dorritgo/dorrit/internal/protocol"
+)
 
 // Stats are a listener's figures. Three are gauges, what is so now: Live,
 // Handshaking and QueuedBytes (int64). Every other field counts events
@@ -70,17 +74,18 @@ func (r RefusedStats) Total() uint64 {
 	return r.Full + r.BadRequest + r.Origin + r.Unauthorized + r.Timeout + r.Peer
 }
 
-// dropReason says which DroppedStats counter a failure counts in.
-type dropReason int
+// dropReason says which DroppedStats counter a failure counts in: the
+// core's reasons.
+type dropReason = protocol.Drop
 
 const (
-	dropNone dropReason = iota
-	dropBinary
-	dropTooBig
-	dropProtocol
-	dropBadUTF8
-	dropPongTimeout
-	dropApplication
+	dropNone        = protocol.DropNone
+	dropBinary      = protocol.DropBinary
+	dropTooBig      = protocol.DropTooBig
+	dropProtocol    = protocol.DropProtocol
+	dropBadUTF8     = protocol.DropBadUTF8
+	dropPongTimeout = protocol.DropPongTimeout
+	dropApplication = protocol.DropApplication
 )
 
 // connCounters are one connection's traffic figures. Each connection counts

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/dorritgo/dorrit/internal/protocol"
 	"golang.org/x/sys/unix"
 )
 
@@ -151,24 +152,24 @@ func (c *MessageConn) WriteContext(ctx context.Context, msg []byte) error {
 
 // enqueueMessage encodes msg as frames of at most maxPayload bytes. wmu is held.
 func (c *MessageConn) enqueueMessage(msg []byte) {
-	op := byte(opText)
+	op := byte(protocol.OpText)
 	for {
 		n := min(len(msg), c.maxPayload)
 		fin := n == len(msg)
 		if !c.appendToLast(fin, op, msg[:n]) {
-			size := maxServerHeader + n
+			size := protocol.MaxServerHeader + n
 			if n <= smallFrame && c.corked.Load() {
 				size = batchBuf // more small answers are on their way
 			}
 			b := getBuf(size)
-			hl := putHeader((*b)[:maxServerHeader], fin, op, n)
+			hl := protocol.PutHeader((*b)[:protocol.MaxServerHeader], fin, op, n)
 			*b = append((*b)[:hl], msg[:n]...)
 			c.pushData(b)
 		}
 		if fin {
 			return
 		}
-		msg, op = msg[n:], opContinuation
+		msg, op = msg[n:], protocol.OpContinuation
 	}
 }
 
@@ -180,7 +181,7 @@ func (c *MessageConn) enqueueMessage(msg []byte) {
 // the 16 KiB class, which so holds three), and a corked batch of small
 // frames starts a buffer with room for about 30 of them.
 const (
-	smallFrame = 256 - maxServerHeader // payloads up to this are small
+	smallFrame = 256 - protocol.MaxServerHeader // payloads up to this are small
 	batchBuf   = 4 << 10
 )
 
@@ -194,11 +195,11 @@ func (c *MessageConn) appendToLast(fin bool, op byte, payload []byte) bool {
 	}
 	last := &c.queue[len(c.queue)-1]
 	b := last.buf
-	if last.kind != frameData || last.frames == math.MaxUint8 || cap(*b)-len(*b) < maxServerHeader+len(payload) {
+	if last.kind != frameData || last.frames == math.MaxUint8 || cap(*b)-len(*b) < protocol.MaxServerHeader+len(payload) {
 		return false
 	}
 	at := len(*b)
-	hl := putHeader((*b)[at:at+maxServerHeader], fin, op, len(payload))
+	hl := protocol.PutHeader((*b)[at:at+protocol.MaxServerHeader], fin, op, len(payload))
 	*b = append((*b)[:at+hl], payload...)
 	last.frames++
 	c.queued++
@@ -232,11 +233,11 @@ func (c *MessageConn) queuePong(payload []byte) {
 		return
 	}
 	if c.pong != nil && !(c.qoff > 0 && c.queue[0].buf == c.pong) {
-		hl := putHeader((*c.pong)[:maxServerHeader], true, opPong, len(payload))
+		hl := protocol.PutHeader((*c.pong)[:protocol.MaxServerHeader], true, protocol.OpPong, len(payload))
 		*c.pong = append((*c.pong)[:hl], payload...)
 		return
 	}
-	c.pong = c.pushControl(opPong, payload)
+	c.pong = c.pushControl(protocol.OpPong, payload)
 	c.flushOrHandOff()
 }
 
@@ -248,14 +249,14 @@ func (c *MessageConn) queuePing() {
 	if c.wstate != writeOpen {
 		return
 	}
-	c.pushControl(opPing, nil)
+	c.pushControl(protocol.OpPing, nil)
 	c.flushOrHandOff()
 }
 
 // pushControl queues a control frame at the next frame boundary. wmu is held.
 func (c *MessageConn) pushControl(op byte, payload []byte) *[]byte {
-	b := getBuf(maxServerHeader + len(payload))
-	hl := putHeader((*b)[:maxServerHeader], true, op, len(payload))
+	b := getBuf(protocol.MaxServerHeader + len(payload))
+	hl := protocol.PutHeader((*b)[:protocol.MaxServerHeader], true, op, len(payload))
 	*b = append((*b)[:hl], payload...)
 	at := 0
 	if c.qoff > 0 || len(c.queue) > 0 && c.queue[0].kind == frameAnswer {
@@ -292,10 +293,10 @@ func (c *MessageConn) queueCloseLocked(why *CloseError) bool {
 		if why.Remote {
 			reason = ""
 		}
-		p = closePayload(make([]byte, 0, maxControlPayload), why.Code, reason)
+		p = protocol.AppendClosePayload(make([]byte, 0, protocol.MaxControlPayload), protocol.StatusCode(why.Code), reason)
 	}
-	b := getBuf(maxServerHeader + len(p))
-	hl := putHeader((*b)[:maxServerHeader], true, opClose, len(p))
+	b := getBuf(protocol.MaxServerHeader + len(p))
+	hl := protocol.PutHeader((*b)[:protocol.MaxServerHeader], true, protocol.OpClose, len(p))
 	*b = append((*b)[:hl], p...)
 	c.push(outFrame{buf: b, kind: frameClose})
 	c.flushOrHandOff()

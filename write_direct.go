@@ -3,6 +3,7 @@ package dorrit
 import (
 	"unsafe"
 
+	"github.com/dorritgo/dorrit/internal/protocol"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,12 +39,12 @@ func (c *MessageConn) writeDirect(msg []byte) {
 	x.direct = nil
 
 	// Queue what is left, the frame cut in the middle first.
-	op, off := byte(opText), 0
+	op, off := byte(protocol.OpText), 0
 	for rest := msg; ; {
 		n := min(len(rest), c.maxPayload)
 		fin := n == len(rest)
-		var hdr [maxServerHeader]byte
-		frameLen := putHeader(hdr[:], fin, op, n) + n
+		var hdr [protocol.MaxServerHeader]byte
+		frameLen := protocol.PutHeader(hdr[:], fin, op, n) + n
 		if sent < off+frameLen {
 			b := getBuf(frameLen)
 			*b = append(append((*b)[:0], hdr[:frameLen-n]...), rest[:n]...)
@@ -56,7 +57,7 @@ func (c *MessageConn) writeDirect(msg []byte) {
 		if fin {
 			break
 		}
-		rest, op = rest[n:], opContinuation
+		rest, op = rest[n:], protocol.OpContinuation
 	}
 	if c.werr != nil {
 		c.afterFlushLocked()
@@ -71,15 +72,15 @@ func (c *MessageConn) writeDirect(msg []byte) {
 // writeDirectSome is the RawConn.Write callback of writeDirect: one writev
 // of every fragment's header and payload; it never waits.
 func (c *MessageConn) writeDirectSome(fd uintptr) bool {
-	var hdrs [directFragments][maxServerHeader]byte
+	var hdrs [directFragments][protocol.MaxServerHeader]byte
 	var iov [2 * directFragments]unix.Iovec
 	x := c.wx
-	n, op := 0, byte(opText)
+	n, op := 0, byte(protocol.OpText)
 	for rest := x.direct; ; {
 		size := min(len(rest), c.maxPayload)
 		fin := size == len(rest)
 		h := &hdrs[n/2]
-		hl := putHeader(h[:], fin, op, size)
+		hl := protocol.PutHeader(h[:], fin, op, size)
 		iov[n].Base = &h[0]
 		iov[n].SetLen(hl)
 		iov[n+1].Base = &rest[0]
@@ -88,7 +89,7 @@ func (c *MessageConn) writeDirectSome(fd uintptr) bool {
 		if fin {
 			break
 		}
-		rest, op = rest[size:], opContinuation
+		rest, op = rest[size:], protocol.OpContinuation
 	}
 	for {
 		w, _, errno := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
