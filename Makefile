@@ -32,12 +32,14 @@ test:
 	$(MAKE) install-check
 
 # Each fuzz target for FUZZTIME (CI: 20 s each); the seeds alone run in make test.
+# A target is package:name.
 FUZZTIME = 20s
-FUZZ_TARGETS = FuzzParseHeader FuzzUTF8Split FuzzHandshake FuzzClientBytes
+FUZZ_TARGETS = ./internal/protocol:FuzzParseHeader ./internal/protocol:FuzzUTF8Split .:FuzzHandshake .:FuzzClientBytes
 fuzz:
-	@for f in $(FUZZ_TARGETS); do \
-		echo "go test -run '^$$' -fuzz '^$$f$$' -fuzztime $(FUZZTIME) ."; \
-		go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) . || exit 1; \
+	@for t in $(FUZZ_TARGETS); do \
+		p=$${t%%:*}; f=$${t##*:}; \
+		echo "go test -run '^$$' -fuzz '^$$f$$' -fuzztime $(FUZZTIME) $$p"; \
+		go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
 	done
 
 bench:

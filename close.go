@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/dorritgo/dorrit/internal/protocol"
 )
 
 // closeStall is how long a graceful close waits while the socket takes no
@@ -26,13 +29,11 @@ func closeStall() time.Duration { return time.Duration(closeStallNanos.Load()) }
 // whose write fails drops both sides without forwarding the close frame it
 // already read (nginx forwarded 1009 in 2 to 8 of 10 tries). Instead, once
 // the close frame has left, the server shuts its write side, so that the
-// end of stream follows the close frame, and reads and discards until the
-// client's close frame or end of stream, or one of these bounds, whichever
-// comes first; only then does the socket close and the slot free up.
-const (
-	lingerTime  = 2 * time.Second
-	lingerBytes = 1 << 20 // the rest of a 64 KiB frame and what the buffers hold, many times over
-)
+// end of stream follows the close frame, and reads what the client still
+// sends (the core discards it) until the client's close frame or end of
+// stream, protocol.LingerBytes, or lingerTime, whichever comes first; only
+// then does the socket close and the slot free up.
+const lingerTime = 2 * time.Second
 
 // Close ends the connection gracefully with 1000: reading stops (a Read in
 // progress returns an error matching ErrClosed), every queued frame is
@@ -76,8 +77,10 @@ func (c *MessageConn) CloseWith(ctx context.Context, code StatusCode, reason str
 // Stats.Undelivered) and no close frame is sent. It returns nil; calling it
 // again does nothing.
 func (c *MessageConn) CloseNow() error {
+	c.mu.Lock()
 	c.stopReading()
 	c.finish(&CloseError{Code: StatusAbnormalClosure, Reason: "closed by the server without a close frame"})
+	c.unlock()
 	return nil
 }
 
@@ -95,8 +98,13 @@ func (c *MessageConn) closeGracefully(ctx context.Context, why *CloseError) erro
 	// Queue the close frame before waking a Read: the application's
 	// goroutine, woken with ErrClosed, often calls Close on its way out,
 	// and its 1000 must not overtake a Shutdown's 1001.
-	queued := c.queueClose(why)
+	c.mu.Lock()
+	queued := c.core.Close(protocol.StatusCode(why.Code), why.Reason)
+	c.answered = true
 	c.stopReading()
+	c.drive()
+	c.wakeWaiters() // WriteContext learns that the connection is closing
+	c.unlock()
 	if err := c.awaitDelivery(ctx); err != nil {
 		return err
 	}
@@ -108,35 +116,74 @@ func (c *MessageConn) closeGracefully(ctx context.Context, why *CloseError) erro
 	// The client answers our close frame with its own; whatever it still
 	// sends before that is discarded, as the manual says. The frames are
 	// parsed, so that its close frame ends the wait at once.
-	c.nc.CloseWrite()
-	c.readMu.Lock()
-	c.rd.detach()
-	c.dlMu.Lock()
 	deadline := time.Now().Add(lingerTime)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	c.nc.SetReadDeadline(deadline)
-	c.dlMu.Unlock()
-	c.rd.afterClose = true
-	for c.rd.err == nil {
-		_, err := c.readMessage(ctx)
-		if err == nil || c.rd.err != nil {
-			continue
-		}
-		if ctx.Err() != nil {
+	c.lingerRead(ctx, deadline)
+	return nil
+}
+
+// lingerRead reads what the client sends after the server's close frame
+// left, until the core is Closed (the client's close frame or end of
+// stream, LingerBytes) or deadline, and ends the connection. It waits for
+// a Read in progress to return first (stopReading woke it).
+func (c *MessageConn) lingerRead(ctx context.Context, deadline time.Time) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	c.mu.Lock()
+	// The application may still hold the message Read returned last: the
+	// core and the read buffer let it go instead of reusing it.
+	c.core.DetachMessage()
+	if c.rbuf != nil {
+		nb := getBuf(max(len(*c.rbuf)-int(c.rr), readChunk))
+		*nb = append(*nb, (*c.rbuf)[c.rr:]...)
+		c.rbuf, c.rr = nb, 0
+	}
+	c.readClosed = true
+	if c.end.Load() == nil {
+		c.nc.SetReadDeadline(deadline)
+	}
+	c.mu.Unlock()
+	for {
+		c.mu.Lock()
+		if c.end.Load() != nil {
+			c.mu.Unlock()
 			break
 		}
-		if c.lingerGoesOn(deadline) {
+		if c.rbuf != nil && int(c.rr) < len(*c.rbuf) {
+			c.receive()
+			c.unlock()
 			continue
 		}
-		c.ln.counters.lingerExpired.Add(1)
+		c.mu.Unlock()
+		if c.rbuf != nil {
+			putBuf(c.rbuf)
+			c.rbuf, c.rr = nil, 0
+		}
+		err := c.raw.Read(c.readFn)
+		if err == nil {
+			err = c.rerr
+		}
+		if err == nil && c.rn > 0 {
+			continue
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil && c.lingerGoesOn(deadline) {
+			continue
+		}
+		c.mu.Lock()
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil:
+			c.core.LingerExpired()
+		case errors.Is(err, os.ErrDeadlineExceeded): // the caller's ctx ended
+		default: // end of stream, a reset, or CloseNow
+			c.core.ReceiveEOF()
+		}
+		c.finish(c.closeError())
+		c.unlock()
 		break
 	}
 	c.releaseRead()
-	c.readMu.Unlock()
-	c.finish(why)
-	return nil
 }
 
 // shuttingDown is why Shutdown closes a connection.
@@ -159,7 +206,9 @@ const handlerWait = time.Second
 // handlerWait and half of what is left of ctx, which the close needs too:
 // a handler busy elsewhere loses its answer, as before.
 func (c *MessageConn) awaitHandler(ctx context.Context) {
+	c.mu.Lock()
 	c.stopReading()
+	c.mu.Unlock()
 	wait := handlerWait
 	if d, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(d)/2)
@@ -173,49 +222,47 @@ func (c *MessageConn) awaitHandler(ctx context.Context) {
 // holdsMessage reports whether the handler still has a message Read gave
 // it, and nothing has closed the connection since.
 func (c *MessageConn) holdsMessage() bool {
-	c.wmu.Lock()
-	open := c.wstate == writeOpen
-	c.wmu.Unlock()
-	if !open {
-		return false // a close is under way; it may linger with readMu
-	}
-	// A Read in progress has been woken by stopReading and returns soon;
-	// once it has, given says whether it returned a message.
-	c.readMu.Lock()
-	defer c.readMu.Unlock()
-	return c.rd.given
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.given && c.core.State() == protocol.Open && c.end.Load() == nil
 }
 
 // awaitDelivery waits until the queued close frame has left, the
 // connection ended, ctx ended, or the socket took no bytes for closeStall.
 // In the last two cases it closes the socket and reports what was lost.
 func (c *MessageConn) awaitDelivery(ctx context.Context) error {
-	c.wmu.Lock()
-	sent := c.closeSent
-	c.wmu.Unlock()
-	if sent == nil { // ended before any close frame was queued
-		<-c.Done()
-		return nil
-	}
 	stall := closeStall()
 	check := time.NewTicker(stall / 10)
 	defer check.Stop()
-	left, lastMove := c.unsentBytes(), time.Now()
+	left, lastMove := -1, time.Now()
 	for {
-		select {
-		case <-sent:
-			return nil
-		case <-c.Done():
-			select {
-			case <-sent:
+		c.mu.Lock()
+		if c.end.Load() != nil {
+			sent := c.closeLeft
+			c.mu.Unlock()
+			if sent {
 				return nil
-			default:
-				return c.Err() // ended otherwise: CloseNow, the client gone
 			}
+			return c.Err() // ended otherwise: CloseNow, the client gone
+		}
+		if st := c.core.State(); st == protocol.Linger || st == protocol.Closed {
+			c.mu.Unlock()
+			return nil
+		}
+		if left < 0 {
+			left = c.core.Unsent()
+		}
+		wake := c.wakeChan()
+		c.mu.Unlock()
+		select {
+		case <-wake:
 		case <-ctx.Done():
 			return c.giveUp(ctx.Err())
 		case now := <-check.C:
-			if n := c.unsentBytes(); n != left {
+			c.mu.Lock()
+			n := c.core.Unsent()
+			c.mu.Unlock()
+			if n != left {
 				left, lastMove = n, now
 			} else if now.Sub(lastMove) >= stall {
 				return c.giveUp(ErrStalled)
@@ -234,22 +281,12 @@ func (c *MessageConn) awaitEnd(ctx context.Context) error {
 	}
 }
 
-// unsentBytes is what the queue still holds; while a close waits it only
-// shrinks, so any change is progress.
-func (c *MessageConn) unsentBytes() int {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	n := -c.qoff
-	for _, f := range c.queue {
-		n += len(*f.buf)
-	}
-	return n
-}
-
 // giveUp ends a graceful close that cannot finish: the socket closes now.
 func (c *MessageConn) giveUp(cause error) error {
+	c.mu.Lock()
 	c.stopReading()
 	lost, ours := c.finish(&CloseError{Code: StatusAbnormalClosure, Reason: "graceful close gave up: " + cause.Error()})
+	c.unlock()
 	if !ours {
 		return c.Err() // someone else ended it meanwhile
 	}
@@ -257,45 +294,6 @@ func (c *MessageConn) giveUp(cause error) error {
 		return nil // only the client's answer was missing
 	}
 	return &DeliveryError{Undelivered: lost, Err: cause}
-}
-
-// closeReceived answers the client's close frame (RFC 6455 §5.5.1): the
-// queue is flushed, our close frame echoes the code, then the socket closes.
-func (c *MessageConn) closeReceived(payload []byte) {
-	code, reason, ok := parseClosePayload(payload)
-	if !ok {
-		if code != 0 && validWireCode(code) {
-			c.fail(StatusInvalidPayload, dropBadUTF8, "close reason is not valid UTF-8")
-		} else {
-			c.fail(StatusProtocolError, dropProtocol, "invalid close frame")
-		}
-		return
-	}
-	ce := &CloseError{Code: code, Reason: reason, Remote: true}
-	c.rd.err = ce
-	if c.queueClose(ce) {
-		return // our echo of the code ends the connection when it leaves
-	}
-	// Our close frame went first: this is the answer, the handshake is done.
-	c.wmu.Lock()
-	c.peerClosed = true
-	sent, why := c.closeSent, c.closeWhy
-	c.wmu.Unlock()
-	select {
-	case <-sent:
-		go c.finish(why)
-	default: // ours is still queued; it ends the connection when it leaves
-	}
-}
-
-// fail ends the connection because of what the client sent (RFC 6455 §7.1.7):
-// queued frames are dropped, the close frame with code goes out, and the
-// socket closes after lingering.
-func (c *MessageConn) fail(code StatusCode, drop dropReason, reason string) {
-	c.ln.counters.drop(drop)
-	ce := &CloseError{Code: code, Reason: reason}
-	c.rd.err = ce
-	c.abort(ce)
 }
 
 // Drop ends the connection now, for a client the application gives up on
@@ -313,109 +311,66 @@ func (c *MessageConn) Drop(code StatusCode, reason string) error {
 	if err := checkClose(code); err != nil {
 		return err
 	}
-	ce := &CloseError{Code: code, Reason: reason}
+	c.mu.Lock()
 	c.stopReading()
-	if c.abort(ce) {
-		c.ln.counters.drop(dropApplication)
+	if c.core.Drop(protocol.StatusCode(code), reason) {
+		c.answered = true
+		c.startLinger()
 	}
+	c.drive()
+	c.wakeWaiters()
+	c.unlock()
 	return nil
 }
 
 // checkClose refuses a close code a server may not send. (A reason that
-// does not fit the frame is cut instead: see closePayload.)
+// does not fit the frame is cut by the core instead.)
 func checkClose(code StatusCode) error {
-	if !validWireCode(code) {
+	if code < 0 || code > math.MaxUint16 || !protocol.ValidCloseCode(protocol.StatusCode(code)) {
 		return fmt.Errorf("%w: %d (a server may send 1000-1003, 1007-1014, 3000-4999)", ErrBadCloseCode, code)
 	}
 	return nil
 }
 
-// abort discards the queue, queues the close frame with why and lingers.
-// It reports false when a close was already under way.
-func (c *MessageConn) abort(why *CloseError) bool {
-	c.wmu.Lock()
-	if c.wstate != writeOpen {
-		c.wmu.Unlock()
-		return false
+// startLinger starts the goroutine that ends a connection the core failed
+// (or Drop ended): once the close frame has left it reads out the linger,
+// and if the client does not even take the close frame within lingerTime
+// it gives up. mu is held.
+func (c *MessageConn) startLinger() {
+	if !c.lingering {
+		c.lingering = true
+		go c.linger()
 	}
-	keep := 0
-	if c.qoff > 0 || len(c.queue) > 0 && c.queue[0].kind == frameAnswer {
-		keep = 1 // the frame on its way must end whole (and its buffer: see appendToLast); the 101 must go first
-	}
-	dropped := c.queued
-	for _, f := range c.queue[keep:] {
-		if f.isData() {
-			c.addQueued(-len(*f.buf))
-		}
-		f.release()
-	}
-	clear(c.queue[keep:])
-	c.queue = c.queue[:keep]
-	c.queued, c.pong = 0, nil
-	if keep == 1 && c.queue[0].isData() {
-		c.queued = int32(c.queue[0].frames)
-	}
-	c.ln.counters.undelivered.Add(uint64(dropped - c.queued))
-	c.queueCloseLocked(why)
-	c.wmu.Unlock()
-	go c.linger(why)
-	return true
 }
 
-// linger ends a connection that fail closed: what the client sends after
-// the failure cannot be parsed (the rest of a refused frame, or garbage),
-// so it is read raw into one small buffer and discarded, until end of
-// stream or the bounds.
-func (c *MessageConn) linger(why *CloseError) {
-	c.wmu.Lock()
-	sent := c.closeSent
-	c.wmu.Unlock()
-	start := time.Now()
+// linger is startLinger's goroutine.
+func (c *MessageConn) linger() {
+	deadline := time.Now().Add(lingerTime)
 	wait := time.NewTimer(lingerTime)
 	defer wait.Stop()
-	select {
-	case <-sent:
-	case <-c.Done():
-		return
-	case <-wait.C: // the client does not even read
-		c.ln.counters.lingerExpired.Add(1)
-		c.finish(why)
-		return
-	}
-	c.nc.CloseWrite()
-
-	c.readMu.Lock() // the Read that failed returns first
-	deadline := start.Add(lingerTime)
-	c.dlMu.Lock()
-	c.readClosed = true
-	c.nc.SetReadDeadline(deadline)
-	c.dlMu.Unlock()
-	buf := getBuf(readChunk)
-	b := (*buf)[:cap(*buf)]
-	total, expired := 0, false
 	for {
-		n, err := c.nc.Read(b)
-		total += n
-		if err == nil {
-			if expired = total >= lingerBytes; expired {
-				break
-			}
-			continue
+		c.mu.Lock()
+		if c.end.Load() != nil {
+			c.mu.Unlock()
+			return
 		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			if c.lingerGoesOn(deadline) {
-				continue
-			}
-			expired = true
+		if c.core.State() != protocol.Closing {
+			c.mu.Unlock()
+			break
 		}
-		break // end of stream, a reset, or CloseNow
+		wake := c.wakeChan()
+		c.mu.Unlock()
+		select {
+		case <-wake:
+		case <-wait.C: // the client does not even read
+			c.mu.Lock()
+			c.core.LingerExpired()
+			c.drive()
+			c.unlock()
+			return
+		}
 	}
-	if expired {
-		c.ln.counters.lingerExpired.Add(1)
-	}
-	putBuf(buf)
-	c.readMu.Unlock()
-	c.finish(why)
+	c.lingerRead(context.Background(), deadline)
 }
 
 // lingerGoesOn is asked when a lingering read hit its deadline: if the
@@ -426,27 +381,22 @@ func (c *MessageConn) lingerGoesOn(deadline time.Time) bool {
 	if !time.Now().Before(deadline) {
 		return false
 	}
-	c.dlMu.Lock()
-	c.nc.SetReadDeadline(deadline)
-	c.dlMu.Unlock()
+	c.mu.Lock()
+	if c.end.Load() == nil {
+		c.nc.SetReadDeadline(deadline)
+	}
+	c.mu.Unlock()
 	return true
 }
 
 // closedErr is what Read and Write return once the connection is closing or
-// over: why it ended, or why it is closing, as a *CloseError.
+// over: why it ended, or why it is closing, as a *CloseError. mu is held.
 func (c *MessageConn) closedErr() error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.closedErrLocked()
-}
-
-// closedErrLocked is closedErr with wmu held.
-func (c *MessageConn) closedErrLocked() error {
 	if err := c.Err(); err != nil {
 		return err
 	}
-	if c.closeWhy != nil {
-		return c.closeWhy
+	if c.core.State() != protocol.Open {
+		return c.closeError()
 	}
 	if isClosed(c.ln.draining) {
 		return shuttingDown() // Shutdown stopped reading; its close follows

@@ -17,24 +17,25 @@ const (
 	corkDelay     = time.Millisecond
 )
 
-// setCork is called by Read: corked says whether more messages are buffered.
+// setCork is called by Read: corked says whether more messages are
+// buffered. mu is held.
 func (c *MessageConn) setCork(corked bool) {
-	c.wmu.Lock()
-	was := c.corked.Swap(corked)
+	was := c.corked
+	c.corked = corked
+	c.core.Cork(corked)
 	if was && !corked {
-		c.flushOrHandOff()
+		c.flush()
 	}
-	c.wmu.Unlock()
 }
 
-// flushUnlessCorked is what a Write does after queueing. wmu is held.
+// flushUnlessCorked is what a Write does after queueing. mu is held.
 //
 // The delay counts from the first frame the cork holds back, not from the
 // latest: restarted on every Write, the timer kept a steady writer's
 // answers waiting until it paused (a writer every 300 µs saw a median
 // latency of 4.9 ms instead of 48 µs).
 func (c *MessageConn) flushUnlessCorked() {
-	if c.corked.Load() && int(c.queued) < corkMaxFrames {
+	if c.corked && c.core.QueuedFrames() < corkMaxFrames {
 		x := c.extra()
 		if !x.corkArmed {
 			x.corkArmed = true
@@ -46,13 +47,14 @@ func (c *MessageConn) flushUnlessCorked() {
 		}
 		return
 	}
-	c.flushOrHandOff()
+	c.drive()
 }
 
 // uncork flushes a cork that outlived corkDelay.
 func (c *MessageConn) uncork() {
-	c.wmu.Lock()
+	c.mu.Lock()
 	c.wx.corkArmed = false
-	c.wmu.Unlock()
 	c.setCork(false)
+	c.drive()
+	c.unlock()
 }

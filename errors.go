@@ -3,6 +3,8 @@ package dorrit
 import (
 	"errors"
 	"fmt"
+
+	"github.com/dorritgo/dorrit/internal/protocol"
 )
 
 var (
@@ -16,13 +18,13 @@ var (
 	// ErrQueueFull is returned by Write when MaxQueuedFrames frames already
 	// wait for the client. Nothing queued before is lost; the caller may
 	// retry later, use WriteContext to wait, or drop the client.
-	ErrQueueFull = errors.New("dorrit: outgoing queue full (200 frames wait for a slow client)")
+	ErrQueueFull = protocol.ErrQueueFull
 
 	// ErrInvalidUTF8 is returned by Write and WritePrepared for a message
 	// that is not valid UTF-8: a text message must be (RFC 6455 §8.1), and
 	// a browser fails the connection with 1007 on one that is not. Nothing
 	// is queued; the connection stays open.
-	ErrInvalidUTF8 = errors.New("dorrit: message not sent: it is not valid UTF-8, as a text message must be (send text, or encode binary data, e.g. as base64)")
+	ErrInvalidUTF8 = protocol.ErrInvalidUTF8
 
 	// ErrStalled is the cause in a *DeliveryError when the client took no
 	// bytes at all for 5 s while a graceful close waited for it to read.
@@ -35,7 +37,7 @@ var (
 
 	// ErrMessageTooLarge is returned by Write for a message that needs more
 	// fragments than the queue can ever hold (MaxQueuedFrames × (BufferSize-5) bytes).
-	ErrMessageTooLarge = errors.New("dorrit: message larger than the outgoing queue can hold")
+	ErrMessageTooLarge = protocol.ErrMessageTooLarge
 )
 
 // StatusCode is a WebSocket close code (RFC 6455 §7.4).

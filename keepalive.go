@@ -1,6 +1,8 @@
 package dorrit
 
-import "time"
+import (
+	"time"
+)
 
 // Keepalive pings clients that have been silent for PingInterval and drops
 // those that do not answer within PongTimeout. It keeps no timer per
@@ -37,18 +39,11 @@ func ticksFor(d, tick time.Duration) uint32 {
 // is closed and its last connection has ended.
 func (ln *Listener) housekeeping() {
 	keepalive := ln.opts.PingInterval > 0
-	tick := keepaliveTick(ln.opts)
-	pingAfter := ticksFor(ln.opts.PingInterval, tick)
-	dropAfter := ticksFor(ln.opts.PongTimeout, tick)
-	t := time.NewTicker(tick)
+	t := time.NewTicker(keepaliveTick(ln.opts))
 	defer t.Stop()
-	var ping, drop []*MessageConn
+	var conns []*MessageConn
 	for range t.C {
 		now := ln.clock.Add(1)
-		if now == 0 { // wrapped, after 2^32 ticks: 0 means "not pinged"
-			now = ln.clock.Add(1)
-		}
-		ping, drop = ping[:0], drop[:0]
 		ln.mu.Lock()
 		if len(ln.conns) == 0 && isClosed(ln.closing) {
 			ln.mu.Unlock()
@@ -58,31 +53,16 @@ func (ln *Listener) housekeeping() {
 			ln.mu.Unlock()
 			continue
 		}
+		conns = conns[:0]
 		for c := range ln.conns {
-			last := c.lastRead.Load()
-			switch {
-			case c.pingedAt != 0 && int32(last-c.pingedAt) >= 0:
-				c.pingedAt = 0 // the client answered
-				fallthrough
-			case c.pingedAt == 0:
-				if now-last >= pingAfter {
-					c.pingedAt = now
-					ping = append(ping, c)
-				}
-			case now-c.pingedAt >= dropAfter: // unsigned: right across a wrap
-				drop = append(drop, c)
-			}
+			conns = append(conns, c)
 		}
 		ln.mu.Unlock()
 		// Socket work outside ln.mu, so that Accept and Stats never wait for it.
-		for _, c := range ping {
-			c.queuePing()
+		for _, c := range conns {
+			c.tick(now)
 		}
-		for _, c := range drop {
-			c.pongTimeout()
-		}
-		clear(ping)
-		clear(drop)
+		clear(conns)
 	}
 }
 
@@ -96,36 +76,28 @@ func isClosed(ch <-chan struct{}) bool {
 	}
 }
 
-// markRead records that bytes arrived, for the keepalive sweep. It writes
-// only when the clock moved on, so a busy connection does not keep
-// dirtying the cache line.
-func (c *MessageConn) markRead() {
-	if now := c.ln.clock.Load(); c.lastRead.Load() != now {
-		c.lastRead.Store(now)
-	}
-}
-
-// pongTimeout drops a client that answered no ping: 1001, then the socket
-// closes without waiting, since the client reads nothing. If the client's
+// tick advances the connection's keepalive: the core pings a silent
+// client, and one that stays silent is dropped with 1001, the socket
+// closed without waiting, since the client reads nothing. If the client's
 // bytes are waiting unread in the socket, the application merely stopped
-// reading and the client is alive: the ping is forgotten instead.
-func (c *MessageConn) pongTimeout() {
-	if c.unreadBytes() > 0 {
-		c.pingedAt = 0
+// reading and the client is alive: that counts as its answer.
+func (c *MessageConn) tick(now uint32) {
+	c.mu.Lock()
+	defer c.unlock()
+	if c.end.Load() != nil {
 		return
 	}
-	why := &CloseError{Code: StatusGoingAway, Reason: "pong timeout: the client answered no ping"}
-	if !c.queueClose(why) {
-		return // closing already
+	if !c.core.Tick(now) {
+		c.flush() // the ping, if one was queued
+		return
 	}
-	c.ln.counters.drop(dropPongTimeout)
-	c.stopReading()
-	c.finish(why)
-}
-
-// unreadBytes is how many bytes the client sent that nobody has read yet.
-func (c *MessageConn) unreadBytes() int {
-	n := 0
-	c.raw.Control(func(fd uintptr) { n = unreadOn(int(fd)) })
-	return n
+	if unreadOn(int(c.fd)) > 0 {
+		c.core.Heard()
+		return
+	}
+	if c.core.TimeOut() {
+		c.stopReading()
+		c.flush() // the close frame, if the socket takes it now
+		c.finish(c.closeError())
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dorritgo/dorrit/internal/protocol"
 	"github.com/dorritgo/dorrit/internal/unixsocket"
 )
 
@@ -30,8 +31,11 @@ type Listener struct {
 	// clock counts keepalive ticks; connections note it when bytes arrive.
 	clock atomic.Uint32
 
-	// queued is what all queues hold, in budgetGranule steps (budget.go).
+	// queued is what all queues hold, in protocol.BudgetGranule steps (budget.go).
 	queued atomic.Int64
+
+	// core is what every connection's protocol core keeps the rules by.
+	core protocol.Config
 
 	accepted  chan *MessageConn
 	closing   chan struct{} // Close: no new sockets are accepted
@@ -75,6 +79,12 @@ func Listen(o Options) (*Listener, error) {
 		return nil, err
 	}
 	ln.clock.Store(1)
+	ln.core = protocol.Config{MaxPayload: o.maxPayload(), Pool: corePool{}, Budget: (*listenerBudget)(ln)}
+	if o.PingInterval > 0 {
+		tick := keepaliveTick(o)
+		ln.core.PingAfter = ticksFor(o.PingInterval, tick)
+		ln.core.PongWithin = ticksFor(o.PongTimeout, tick)
+	}
 	go ln.acceptLoop()
 	go func() {
 		<-ln.loopDone
@@ -212,7 +222,10 @@ func (ln *Listener) Stats() Stats {
 	s.Handshaking = ln.handshakes.Load()
 	s.QueuedBytes = ln.queued.Load()
 	for c := range ln.conns {
-		s.add(&c.counters)
+		c.mu.Lock()
+		cs := c.core.Counters()
+		c.mu.Unlock()
+		s.add(&cs)
 	}
 	return s
 }
@@ -342,11 +355,11 @@ func (ln *Listener) reserve() bool {
 
 func (ln *Listener) release() { ln.counters.live.Add(-1) }
 
-// forget is called once by a connection that ended.
-func (ln *Listener) forget(c *MessageConn) {
+// forget is called once by a connection that ended, with its figures.
+func (ln *Listener) forget(c *MessageConn, cs *protocol.Counters) {
 	ln.mu.Lock()
 	delete(ln.conns, c)
-	ln.counters.fold(&c.counters)
+	ln.counters.fold(cs)
 	ln.mu.Unlock()
 	ln.release()
 }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"unique"
+
+	"github.com/dorritgo/dorrit/internal/protocol"
 )
 
 // A MessageConn is one upgraded WebSocket connection that exchanges text
@@ -30,55 +32,50 @@ type MessageConn struct {
 	host       string
 	requestURI string
 	protocol   string
-	maxPayload int
-	counters   connCounters
 
-	// Lock order: readMu, then wmu or dlMu (the frame engine answers pings
-	// and fails connections under readMu; closing reads under it while it
-	// sets deadlines); wmu, then the socket's write lock (flushOrHandOff).
-	// dlMu and wmu are never held together, and the listener's mu is never
-	// taken under any of them.
+	// Lock order: readMu, then mu, then the listener's mu (which Stats
+	// holds while it takes each connection's mu to read its counters, so
+	// a connection forgets itself only after releasing mu: see unlock).
+	// No RawConn callback takes mu, so the socket may be closed under it.
 
-	// Read side, owned by whoever holds readMu.
-	readMu sync.Mutex
-	rd     reader
-	readFn func(fd uintptr) bool // bound once so that waiting does not allocate
+	// mu guards the core (every call into it), the flags below and done.
+	// Writes go to the socket under mu, one non-blocking writev at a time;
+	// only a flusher goroutine (while the client is slow) waits, without mu.
+	mu   sync.Mutex
+	core protocol.Conn
 
-	// Deadline handshake between a waiting Read and whoever interrupts it.
-	dlMu        sync.Mutex
-	readWaiting bool
-	interrupted bool
-	readClosed  bool
-	discarding  bool // CloseRead's goroutine reads: Read is refused
+	// The reading goroutine's (Read, CloseRead's, a lingering close),
+	// owned by whoever holds readMu.
+	readMu  sync.Mutex
+	rbuf    *[]byte // pooled, nil while no bytes wait; unread bytes are (*rbuf)[rr:]
+	rr      int32
+	rn      int32                 // result of the last read system call
+	rclass  uint8                 // size class of the next read buffer: larger after a read filled one
+	rerr    error                 // the last read system call's error
+	readErr *CloseError           // sticky: the connection is over for reading
+	readFn  func(fd uintptr) bool // bound once so that waiting does not allocate
 
-	// Keepalive: the listener's clock when bytes last arrived, and when the
-	// sweep pinged a silent client (0: no ping awaits an answer). The
-	// sweep alone touches pingedAt.
-	lastRead    atomic.Uint32
-	interruptFn func()
+	fd int32 // the socket, written under mu (only finish closes it, under mu)
 
-	// Write side, guarded by wmu.
-	wmu        sync.Mutex
-	queue      []outFrame
-	qoff       int    // bytes of queue[0] already written
-	queued     int32  // data frames in queue, bounded by MaxQueuedFrames
-	qbytes     uint32 // their bytes, for the listener's queue budget
-	pong       *[]byte
-	flushing   bool // someone owns the socket's write side: an inline pass or flushLoop
-	inlinePass bool // the owner is Write's own pass, which must not wait
-	wstate     writeState
-	peerClosed bool          // the client's close frame arrived: end once ours has left
-	corked     atomic.Bool   // Read has more messages buffered: Writes wait to leave together
-	closeSent  chan struct{} // made when the close frame is queued, closed when it left
-	closeWhy   *CloseError   // why the close frame was queued: the client's close or ours
-	werr       error
-	writeFn    func(fd uintptr) bool
-	wx         *writeExtra
+	// Under mu. answered: the 101 has been let go (it waits in the queue
+	// until the application first reads, writes or closes). given: Read
+	// returned a message and the handler has not called Read again, so it
+	// may still be answering it (Shutdown waits for that). corked: Read has
+	// more messages buffered; Writes wait to leave together (cork.go).
+	// flushing: a flusher goroutine owns the rest of the queue. shut: the
+	// write side is shut after the close frame. lingering: a goroutine
+	// reads out the linger. readWaiting, interrupted, readClosed,
+	// discarding: the deadline handshake between a waiting Read and whoever
+	// interrupts it (read.go). closeLeft: the server's close frame has
+	// left. forgetPending: the connection ended; the listener forgets it
+	// once mu is released.
+	answered, given, corked, flushing, shut, lingering bool
+	readWaiting, interrupted, readClosed, discarding   bool
+	closeLeft, forgetPending                           bool
 
-	endOnce  sync.Once
-	pingedAt uint32
-	end      atomic.Pointer[CloseError] // why the connection ended, set before done closes
-	done     chan struct{}              // made by the first Done, guarded by wmu
+	wx   *writeExtra
+	end  atomic.Pointer[CloseError] // why the connection ended, set before done closes
+	done chan struct{}              // made by the first Done, guarded by mu
 }
 
 // ID is unique among the connections of a process.
@@ -158,8 +155,8 @@ func (c *MessageConn) URL() *url.URL {
 // The end is noticed only while the handler sits in Read or has called
 // CloseRead; a handler that only writes must call CloseRead.
 func (c *MessageConn) Done() <-chan struct{} {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.done == nil {
 		c.done = make(chan struct{})
 		if c.end.Load() != nil {
@@ -178,9 +175,13 @@ func (c *MessageConn) Err() error {
 }
 
 // newMessageConn makes the connection with answer, the 101, first in its queue.
-func newMessageConn(ln *Listener, nc *net.UnixConn, req *http.Request, protocol string, early []byte, value any, answer *[]byte) (*MessageConn, error) {
+func newMessageConn(ln *Listener, nc *net.UnixConn, req *http.Request, subprotocol string, early []byte, value any, answer *[]byte) (*MessageConn, error) {
 	raw, err := nc.SyscallConn()
 	if err != nil {
+		return nil, err
+	}
+	fd := -1
+	if err := raw.Control(func(s uintptr) { fd = int(s) }); err != nil {
 		return nil, err
 	}
 	c := &MessageConn{
@@ -191,48 +192,62 @@ func newMessageConn(ln *Listener, nc *net.UnixConn, req *http.Request, protocol 
 		info:       newConnInfo(req.Header, value),
 		host:       unique.Make(req.Host).Value(), // one copy per virtual host, not per connection
 		requestURI: req.RequestURI,
-		protocol:   protocol,
-		maxPayload: ln.opts.maxPayload(),
+		protocol:   subprotocol,
+		fd:         int32(fd),
 	}
+	c.core.Init(&ln.core, ln.clock.Load())
 	// The other callbacks and channels are made on first use: an idle
 	// connection only ever waits to read.
 	c.readFn = c.readSome
-	c.lastRead.Store(ln.clock.Load())
-	c.push(outFrame{buf: answer, kind: frameAnswer})
+	c.core.Preface(answer)
 	if len(early) > 0 {
 		// The client sent frames right behind its upgrade request.
 		b := getBuf(max(len(early), readChunk))
 		*b = append(*b, early...)
-		c.rd.buf = b
+		c.rbuf = b
 	}
 	return c, nil
 }
 
-// finish ends the connection once: the socket closes, queued frames are
-// freed, the listener forgets it and Done closes. It reports how many
-// queued data frames were dropped, and whether this call did the ending.
-// It must not be called from inside a RawConn callback, because closing
-// waits for those to return.
+// finish ends the connection once, with mu held: the socket closes, the
+// core frees what it holds, Done closes, and the listener forgets the
+// connection when mu is released (unlock). It reports how many queued
+// data frames were dropped, and whether this call did the ending. The
+// socket may close under mu because no RawConn callback takes it.
 func (c *MessageConn) finish(why *CloseError) (dropped int, ours bool) {
-	c.endOnce.Do(func() {
-		ours = true
-		c.wmu.Lock()
-		c.wstate = writeClosed
-		dropped = int(c.queued)
-		c.ln.counters.undelivered.Add(uint64(dropped))
-		c.releaseQueue()
-		c.wakeRoomWaiters()
-		c.wmu.Unlock()
-		c.nc.Close()
-		c.ln.forget(c)
-		c.wmu.Lock()
-		c.end.Store(why)
-		if c.done != nil {
-			close(c.done)
-		}
-		c.wmu.Unlock()
-	})
-	return dropped, ours
+	if c.end.Load() != nil {
+		return 0, false
+	}
+	c.core.DetachMessage() // the application may still hold the last message
+	dropped = c.core.CloseNow()
+	c.nc.Close()
+	c.end.Store(why)
+	if c.done != nil {
+		close(c.done)
+	}
+	c.wakeWaiters()
+	c.forgetPending = true
+	return dropped, true
+}
+
+// unlock releases mu; a connection that ended under it is forgotten by
+// the listener after, with the counters it ended with.
+func (c *MessageConn) unlock() {
+	if !c.forgetPending {
+		c.mu.Unlock()
+		return
+	}
+	c.unlockEnded()
+}
+
+// unlockEnded is unlock for a connection that just ended.
+//
+//go:noinline
+func (c *MessageConn) unlockEnded() {
+	c.forgetPending = false
+	cs := c.core.Counters()
+	c.mu.Unlock()
+	c.ln.forget(c, &cs)
 }
 
 // forwardedHeader keeps what the application may want of the request's

@@ -1,6 +1,10 @@
 package dorrit
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/dorritgo/dorrit/internal/protocol"
+)
 
 // Buffers come from a few size classes shared by all connections, so that
 // memory follows the traffic in flight rather than the number of connections.
@@ -38,24 +42,23 @@ func putBuf(b *[]byte) {
 	}
 }
 
-// A connection's queue of frames comes from a pool as well and goes back as
-// soon as it is empty: a connection that is not sending holds none, and a
-// burst of pipelined answers does not grow a new slice each time.
-const queueCap = corkMaxFrames // a corked batch fits without growing
+// A connection's queue of frames starts from a pooled array and gives it
+// back as soon as it is empty: a connection that is not sending holds none,
+// and a burst of pipelined answers does not grow a new slice each time.
+var queuePool sync.Pool // of *protocol.QueueArray
 
-var queuePool sync.Pool // of *[queueCap]outFrame
+// corePool lends the protocol core the buffers above; all connections
+// share it (it has no state of its own, so the interface holds no pointer).
+type corePool struct{}
 
-func getQueue() []outFrame {
-	if q, ok := queuePool.Get().(*[queueCap]outFrame); ok {
-		return q[:0]
+func (corePool) Get(n int) *[]byte { return getBuf(n) }
+func (corePool) Put(b *[]byte)     { putBuf(b) }
+
+func (corePool) GetQueue() *protocol.QueueArray {
+	if q, ok := queuePool.Get().(*protocol.QueueArray); ok {
+		return q
 	}
-	return make([]outFrame, 0, queueCap)
+	return new(protocol.QueueArray)
 }
 
-// putQueue hands back an empty, cleared queue. One that grew beyond
-// queueCap while a client was slow is left to the GC.
-func putQueue(q []outFrame) {
-	if cap(q) == queueCap {
-		queuePool.Put((*[queueCap]outFrame)(q[:queueCap]))
-	}
-}
+func (corePool) PutQueue(q *protocol.QueueArray) { queuePool.Put(q) }

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/dorritgo/dorrit/internal/protocol"
 )
 
 // A PreparedMessage is a text message framed once for many connections: a
@@ -18,14 +20,9 @@ type PreparedMessage struct {
 	// The frames depend on the connection's BufferSize (the fragment
 	// size). One listener means one size, kept where every WritePrepared
 	// reads it without a lock; other sizes are made under mu.
-	first atomic.Pointer[preparedFrames]
+	first atomic.Pointer[protocol.Prepared]
 	mu    sync.Mutex
-	more  []*preparedFrames
-}
-
-type preparedFrames struct {
-	maxPayload int
-	frames     []*[]byte
+	more  []*protocol.Prepared
 }
 
 // NewPreparedMessage copies msg; it is framed on first use. A msg that is
@@ -43,63 +40,38 @@ func (c *MessageConn) WritePrepared(pm *PreparedMessage) error {
 	if !pm.valid {
 		return ErrInvalidUTF8
 	}
-	frames := pm.framesFor(c.maxPayload)
-	if len(frames) > MaxQueuedFrames {
-		return ErrMessageTooLarge
+	p := pm.framesFor(c.core.MaxPayload()) // fixed for the connection's life: no lock
+	c.mu.Lock()
+	err := c.core.WritePrepared(p)
+	if err == nil {
+		c.flushUnlessCorked()
+	} else {
+		err = c.writeErr(err)
 	}
-	c.wmu.Lock()
-	if err := c.admit(len(pm.msg), len(frames)); err != nil {
-		c.wmu.Unlock()
-		return err
-	}
-	for _, b := range frames {
-		c.push(outFrame{buf: b, kind: frameShared, frames: 1})
-		c.queued++
-		c.addQueued(len(*b))
-	}
-	c.flushUnlessCorked()
-	c.wmu.Unlock()
-	return nil
+	c.unlock()
+	return err
 }
 
-// framesFor returns pm's frames for fragments of at most maxPayload bytes.
-func (pm *PreparedMessage) framesFor(maxPayload int) []*[]byte {
-	if f := pm.first.Load(); f != nil && f.maxPayload == maxPayload {
-		return f.frames
+// framesFor returns pm framed for fragments of at most maxPayload bytes.
+func (pm *PreparedMessage) framesFor(maxPayload int) *protocol.Prepared {
+	if f := pm.first.Load(); f != nil && f.MaxPayload() == maxPayload {
+		return f
 	}
 	pm.mu.Lock()
 	defer pm.mu.Unlock()
 	if f := pm.first.Load(); f == nil {
-		f = &preparedFrames{maxPayload, frame(pm.msg, maxPayload)}
+		f = protocol.Prepare(pm.msg, maxPayload)
 		pm.first.Store(f)
-		return f.frames
-	} else if f.maxPayload == maxPayload {
-		return f.frames
+		return f
+	} else if f.MaxPayload() == maxPayload {
+		return f
 	}
 	for _, f := range pm.more {
-		if f.maxPayload == maxPayload {
-			return f.frames
+		if f.MaxPayload() == maxPayload {
+			return f
 		}
 	}
-	f := &preparedFrames{maxPayload, frame(pm.msg, maxPayload)}
+	f := protocol.Prepare(pm.msg, maxPayload)
 	pm.more = append(pm.more, f)
-	return f.frames
-}
-
-// frame encodes msg as text frames of at most maxPayload bytes each.
-func frame(msg []byte, maxPayload int) []*[]byte {
-	var frames []*[]byte
-	op := byte(opText)
-	for {
-		n := min(len(msg), maxPayload)
-		fin := n == len(msg)
-		b := make([]byte, maxServerHeader, maxServerHeader+n)
-		hl := putHeader(b, fin, op, n)
-		b = append(b[:hl], msg[:n]...)
-		frames = append(frames, &b)
-		if fin {
-			return frames
-		}
-		msg, op = msg[n:], opContinuation
-	}
+	return f
 }

@@ -1,6 +1,10 @@
 package dorrit
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/dorritgo/dorrit/internal/protocol"
+)
 
 // Stats are a listener's figures. Three are gauges, what is so now: Live,
 // Handshaking and QueuedBytes (int64). Every other field counts events
@@ -70,27 +74,19 @@ func (r RefusedStats) Total() uint64 {
 	return r.Full + r.BadRequest + r.Origin + r.Unauthorized + r.Timeout + r.Peer
 }
 
-// dropReason says which DroppedStats counter a failure counts in.
-type dropReason int
+// dropReason says which DroppedStats counter a failure counts in: the
+// core's reasons.
+type dropReason = protocol.Drop
 
 const (
-	dropNone dropReason = iota
-	dropBinary
-	dropTooBig
-	dropProtocol
-	dropBadUTF8
-	dropPongTimeout
-	dropApplication
+	dropNone        = protocol.DropNone
+	dropBinary      = protocol.DropBinary
+	dropTooBig      = protocol.DropTooBig
+	dropProtocol    = protocol.DropProtocol
+	dropBadUTF8     = protocol.DropBadUTF8
+	dropPongTimeout = protocol.DropPongTimeout
+	dropApplication = protocol.DropApplication
 )
-
-// connCounters are one connection's traffic figures. Each connection counts
-// on its own cache lines and folds them into the listener when it ends, so
-// that busy connections on different cores never contend.
-type connCounters struct {
-	messagesIn, messagesOut atomic.Uint64
-	bytesIn, bytesOut       atomic.Uint64
-	queueFull               atomic.Uint64
-}
 
 // listenerCounters hold what ended connections and handshakes left behind.
 type listenerCounters struct {
@@ -121,12 +117,16 @@ func (lc *listenerCounters) drop(r dropReason) {
 }
 
 // fold moves an ended connection's figures into the listener's.
-func (lc *listenerCounters) fold(cc *connCounters) {
-	lc.messagesIn.Add(cc.messagesIn.Load())
-	lc.messagesOut.Add(cc.messagesOut.Load())
-	lc.bytesIn.Add(cc.bytesIn.Load())
-	lc.bytesOut.Add(cc.bytesOut.Load())
-	lc.queueFull.Add(cc.queueFull.Load())
+func (lc *listenerCounters) fold(cs *protocol.Counters) {
+	lc.messagesIn.Add(cs.MessagesIn)
+	lc.messagesOut.Add(cs.MessagesOut)
+	lc.bytesIn.Add(cs.BytesIn)
+	lc.bytesOut.Add(cs.BytesOut)
+	lc.queueFull.Add(cs.QueueFull)
+	lc.queueBudget.Add(cs.QueueBudget)
+	lc.undelivered.Add(cs.Undelivered)
+	lc.lingerExpired.Add(cs.LingerExpired)
+	lc.drop(cs.Dropped)
 }
 
 func (lc *listenerCounters) snapshot() Stats {
@@ -153,10 +153,28 @@ func (lc *listenerCounters) snapshot() Stats {
 	}
 }
 
-func (s *Stats) add(cc *connCounters) {
-	s.MessagesIn += cc.messagesIn.Load()
-	s.MessagesOut += cc.messagesOut.Load()
-	s.BytesIn += cc.bytesIn.Load()
-	s.BytesOut += cc.bytesOut.Load()
-	s.QueueFull += cc.queueFull.Load()
+// add counts a live connection's figures.
+func (s *Stats) add(cs *protocol.Counters) {
+	s.MessagesIn += cs.MessagesIn
+	s.MessagesOut += cs.MessagesOut
+	s.BytesIn += cs.BytesIn
+	s.BytesOut += cs.BytesOut
+	s.QueueFull += cs.QueueFull
+	s.QueueBudget += cs.QueueBudget
+	s.Undelivered += cs.Undelivered
+	s.LingerExpired += cs.LingerExpired
+	switch cs.Dropped {
+	case dropBinary:
+		s.Dropped.Binary++
+	case dropTooBig:
+		s.Dropped.TooBig++
+	case dropProtocol:
+		s.Dropped.Protocol++
+	case dropBadUTF8:
+		s.Dropped.BadUTF8++
+	case dropPongTimeout:
+		s.Dropped.PongTimeout++
+	case dropApplication:
+		s.Dropped.Application++
+	}
 }

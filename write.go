@@ -2,57 +2,21 @@ package dorrit
 
 import (
 	"context"
-	"math"
+	"errors"
 	"time"
-	"unicode/utf8"
 	"unsafe"
 
+	"github.com/dorritgo/dorrit/internal/protocol"
 	"golang.org/x/sys/unix"
 )
-
-// writeState is how far the write side is on its way to closing.
-type writeState uint8
-
-const (
-	writeOpen    writeState = iota
-	writeClosing            // a close frame is queued: Write fails with ErrClosed
-	writeClosed             // the socket is closed
-)
-
-type frameKind uint8
-
-const (
-	frameData   frameKind = iota
-	frameShared           // a data frame of a PreparedMessage: read-only, not pooled
-	frameControl
-	frameClose
-	frameAnswer // the handshake's 101, first in the queue until it leaves
-)
-
-// outFrame is one buffer waiting in the queue: one encoded frame, or, for
-// frameData, several written back to back (see appendToLast).
-type outFrame struct {
-	buf    *[]byte
-	kind   frameKind
-	frames uint8 // data frames in buf, for the 200-frame count
-}
-
-func (f outFrame) isData() bool { return f.kind == frameData || f.kind == frameShared }
-
-// release gives f's buffer back to its pool, unless other queues share it.
-func (f outFrame) release() {
-	if f.kind != frameShared {
-		putBuf(f.buf)
-	}
-}
 
 // iovBatch bounds how many buffers leave in one writev. The array lives on
 // the stack of the goroutine that writes, usually the application's: at 64
 // (1 KiB) it grew every connection's stack from 2 to 4 KiB on its first
 // answer, for good (TestConnectionsThatTalkedKeepTheSmallestStack). With
-// frames sharing buffers, 16 buffers are up to 200 small frames, 48 of
-// 4 KiB or 1 MiB of large ones: more than a socket takes at once.
-const iovBatch = 16
+// frames sharing buffers, 8 buffers are up to 100 small frames, 24 of
+// 4 KiB or 512 KiB of large ones: more than a socket takes at once.
+const iovBatch = 8
 
 // Write queues msg as one text message and returns at once; the socket is
 // written as soon as it accepts bytes, many queued frames per writev. msg is
@@ -69,52 +33,56 @@ const iovBatch = 16
 // the drain: CloseNow there would drop what is still queued and reset a
 // client that is still sending.
 func (c *MessageConn) Write(msg []byte) error {
-	if !utf8.Valid(msg) {
-		return ErrInvalidUTF8
+	c.mu.Lock()
+	err := c.write(msg)
+	c.unlock()
+	return err
+}
+
+// write is Write with mu held. A large message written while nothing else
+// waits goes to the socket straight from msg, headers on this stack: one
+// non-blocking writev under mu; only what the socket does not take at once
+// is copied into the queue (at 60 KiB the copy was a sixth of the CPU time
+// of an echo).
+func (c *MessageConn) write(msg []byte) error {
+	if len(msg) >= protocol.DirectMin && !c.flushing && !c.corked && c.end.Load() == nil {
+		return c.writeDirect(msg)
 	}
-	frames := framesOf(len(msg), c.maxPayload)
-	if frames > MaxQueuedFrames {
-		return ErrMessageTooLarge
+	if err := c.core.Write(msg); err != nil {
+		return c.writeErr(err)
 	}
-	c.wmu.Lock()
-	if err := c.admit(len(msg), frames); err != nil {
-		c.wmu.Unlock()
-		return err
+	c.flushUnlessCorked()
+	return nil
+}
+
+// writeDirect is write for a large message: its headers and iovecs live in
+// a frame of its own, which the small messages' path does not carry
+// (TestConnectionsThatTalkedKeepTheSmallestStack).
+//
+//go:noinline
+func (c *MessageConn) writeDirect(msg []byte) error {
+	var hdr protocol.DirectHeaders
+	var iov [2 * protocol.DirectFragments][]byte
+	out, err := c.core.WriteDirect(msg, &hdr, iov[:0])
+	if err != nil {
+		return c.writeErr(err)
 	}
-	if c.canWriteDirect(msg, frames) {
-		c.writeDirect(msg)
-	} else {
-		c.enqueueMessage(msg)
+	if len(out) == 0 { // queued as Write queues
 		c.flushUnlessCorked()
+		return nil
 	}
-	c.wmu.Unlock()
+	n, werr := c.writev(out)
+	c.core.DirectWritten(msg, n)
+	c.afterWrite(werr)
 	return nil
 }
 
-// framesOf is how many frames a message of n bytes takes: an empty one takes one.
-func framesOf(n, maxPayload int) int {
-	return max(1, (n+maxPayload-1)/maxPayload)
-}
-
-// admit decides, with wmu held, whether a message of n bytes in frames
-// frames may be queued, and counts it: the close state, the 200-frame rule,
-// then the listener's budget.
-func (c *MessageConn) admit(n, frames int) error {
-	if c.wstate != writeOpen {
-		return c.closedErrLocked()
+// writeErr is what Write returns for the core's refusal. mu is held.
+func (c *MessageConn) writeErr(err error) error {
+	if err == protocol.ErrClosing {
+		return c.closedErr()
 	}
-	full := int(c.queued)+frames > MaxQueuedFrames
-	if !full && c.overBudget(n) {
-		full = true
-		c.ln.counters.queueBudget.Add(1)
-	}
-	if full {
-		c.counters.queueFull.Add(1)
-		return ErrQueueFull
-	}
-	c.counters.messagesOut.Add(1)
-	c.counters.bytesOut.Add(uint64(n))
-	return nil
+	return err
 }
 
 // WriteContext is Write that waits for room in the queue instead of failing
@@ -122,245 +90,188 @@ func (c *MessageConn) admit(n, frames int) error {
 // then not queued.
 func (c *MessageConn) WriteContext(ctx context.Context, msg []byte) error {
 	for {
-		err := c.Write(msg)
+		c.mu.Lock()
+		err := c.write(msg)
 		if err != ErrQueueFull {
+			c.unlock()
 			return err
 		}
-		c.wmu.Lock()
-		if c.wstate != writeOpen {
-			c.wmu.Unlock()
-			return c.closedErr()
-		}
-		if int(c.queued)+framesOf(len(msg), c.maxPayload) <= MaxQueuedFrames && !c.overBudget(len(msg)) {
-			c.wmu.Unlock() // room appeared between Write and here
-			continue
-		}
-		x := c.extra()
-		if x.room == nil {
-			x.room = make(chan struct{})
-		}
-		room := x.room
-		c.wmu.Unlock()
+		wake := c.wakeChan()
+		c.unlock()
 		select {
-		case <-room:
+		case <-wake:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 }
 
-// enqueueMessage encodes msg as frames of at most maxPayload bytes. wmu is held.
-func (c *MessageConn) enqueueMessage(msg []byte) {
-	op := byte(opText)
+// flush writes what the socket takes now; what is left goes to a flusher
+// goroutine that exists only while the client is slow to read. mu is held.
+func (c *MessageConn) flush() {
+	if c.flushing || c.core.Unsent() == 0 || c.end.Load() != nil {
+		return
+	}
+	blocked, err := c.writeOut()
+	switch {
+	case err != nil:
+		c.writeFailed(err)
+	case blocked:
+		c.startFlusher()
+	}
+}
+
+// startFlusher leaves the rest of the queue to a flusher goroutine, which
+// waits for the socket without mu. mu is held.
+func (c *MessageConn) startFlusher() {
+	c.flushing = true
+	go c.flushLoop()
+}
+
+// writeOut writes the core's output until it is empty or the socket is
+// full (blocked). mu is held.
+func (c *MessageConn) writeOut() (blocked bool, err error) {
 	for {
-		n := min(len(msg), c.maxPayload)
-		fin := n == len(msg)
-		if !c.appendToLast(fin, op, msg[:n]) {
-			size := maxServerHeader + n
-			if n <= smallFrame && c.corked.Load() {
-				size = batchBuf // more small answers are on their way
-			}
-			b := getBuf(size)
-			hl := putHeader((*b)[:maxServerHeader], fin, op, n)
-			*b = append((*b)[:hl], msg[:n]...)
-			c.pushData(b)
+		var iov [iovBatch][]byte
+		out := c.core.Output(iov[:0])
+		if len(out) == 0 {
+			return false, nil
 		}
-		if fin {
+		n, err := c.writev(out)
+		closing := c.core.State() == protocol.Closing
+		c.core.Wrote(n)
+		if n > 0 {
+			if closing && c.core.State() != protocol.Closing {
+				c.closeLeft = true
+			}
+			c.wakeWaiters()
+		}
+		switch err {
+		case nil:
+		case unix.EAGAIN:
+			return true, nil
+		default:
+			return false, err
+		}
+	}
+}
+
+// afterWrite hands the rest of a direct write to a flusher. mu is held.
+func (c *MessageConn) afterWrite(err error) {
+	switch {
+	case err != nil && err != unix.EAGAIN:
+		c.writeFailed(err)
+	case c.core.Unsent() > 0:
+		c.startFlusher()
+	}
+}
+
+// writeFailed ends a connection whose socket refused a write. mu is held.
+func (c *MessageConn) writeFailed(err error) {
+	c.stopReading()
+	c.finish(&CloseError{Code: StatusAbnormalClosure, Reason: "write failed: " + err.Error()})
+}
+
+// writev writes bufs with one system call on the socket, which only finish
+// closes, under mu: so the descriptor is the socket's while mu is held.
+func (c *MessageConn) writev(bufs [][]byte) (int, error) {
+	var iov [iovBatch]unix.Iovec
+	n := 0
+	for _, b := range bufs {
+		if len(b) > 0 && n < len(iov) {
+			iov[n].Base = &b[0]
+			iov[n].SetLen(len(b))
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	for {
+		w, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
+		switch errno {
+		case 0:
+			return int(w), nil
+		case unix.EINTR:
+			continue
+		}
+		return 0, errno
+	}
+}
+
+// flushLoop waits, without mu, for the socket to take more, and writes the
+// rest of the queue under mu.
+func (c *MessageConn) flushLoop() {
+	for {
+		err := c.raw.Write(waitWritable)
+		c.mu.Lock()
+		if c.end.Load() != nil {
+			c.flushing = false
+			c.mu.Unlock()
 			return
 		}
-		msg, op = msg[n:], opContinuation
-	}
-}
-
-// Frames share buffers. An echo of pipelined 128-byte messages took a
-// pooled buffer per answer and handed it back after the writev: sync.Pool's
-// Get and Put were 7 % of the server's CPU time (perf, bench/'s 128 B
-// workload), and every answer was an iovec of its own. Now a frame goes at
-// the end of the last queued data buffer when it fits (a 4 KiB frame takes
-// the 16 KiB class, which so holds three), and a corked batch of small
-// frames starts a buffer with room for about 30 of them.
-const (
-	smallFrame = 256 - maxServerHeader // payloads up to this are small
-	batchBuf   = 4 << 10
-)
-
-// appendToLast writes the frame at the end of the queue's last buffer if
-// that holds data frames of this connection and has room, and counts it.
-// wmu is held: writeSome holds it too, so no writev reads the buffer
-// while it grows.
-func (c *MessageConn) appendToLast(fin bool, op byte, payload []byte) bool {
-	if len(c.queue) == 0 {
-		return false
-	}
-	last := &c.queue[len(c.queue)-1]
-	b := last.buf
-	if last.kind != frameData || last.frames == math.MaxUint8 || cap(*b)-len(*b) < maxServerHeader+len(payload) {
-		return false
-	}
-	at := len(*b)
-	hl := putHeader((*b)[at:at+maxServerHeader], fin, op, len(payload))
-	*b = append((*b)[:at+hl], payload...)
-	last.frames++
-	c.queued++
-	c.addQueued(hl + len(payload))
-	return true
-}
-
-// pushData queues a data frame and counts it. wmu is held.
-func (c *MessageConn) pushData(b *[]byte) {
-	c.push(outFrame{buf: b, kind: frameData, frames: 1})
-	c.queued++
-	c.addQueued(len(*b))
-}
-
-// push appends f to the queue, which starts from a pooled array whenever
-// it was empty. wmu is held.
-func (c *MessageConn) push(f outFrame) {
-	if c.queue == nil {
-		c.queue = getQueue()
-	}
-	c.queue = append(c.queue, f)
-}
-
-// queuePong answers a ping at the next frame boundary, ahead of queued data.
-// Only the newest unanswered ping gets its pong (RFC 6455 §5.5.3), so a
-// client that pings and never reads cannot grow the queue.
-func (c *MessageConn) queuePong(payload []byte) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.wstate != writeOpen {
-		return
-	}
-	if c.pong != nil && !(c.qoff > 0 && c.queue[0].buf == c.pong) {
-		hl := putHeader((*c.pong)[:maxServerHeader], true, opPong, len(payload))
-		*c.pong = append((*c.pong)[:hl], payload...)
-		return
-	}
-	c.pong = c.pushControl(opPong, payload)
-	c.flushOrHandOff()
-}
-
-// queuePing sends a keepalive ping with an empty payload, ahead of queued
-// data like a pong.
-func (c *MessageConn) queuePing() {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.wstate != writeOpen {
-		return
-	}
-	c.pushControl(opPing, nil)
-	c.flushOrHandOff()
-}
-
-// pushControl queues a control frame at the next frame boundary. wmu is held.
-func (c *MessageConn) pushControl(op byte, payload []byte) *[]byte {
-	b := getBuf(maxServerHeader + len(payload))
-	hl := putHeader((*b)[:maxServerHeader], true, op, len(payload))
-	*b = append((*b)[:hl], payload...)
-	at := 0
-	if c.qoff > 0 || len(c.queue) > 0 && c.queue[0].kind == frameAnswer {
-		at = 1 // never inside a frame already on its way, never before the 101
-	}
-	c.push(outFrame{})
-	copy(c.queue[at+1:], c.queue[at:])
-	c.queue[at] = outFrame{buf: b, kind: frameControl}
-	return b
-}
-
-// queueClose queues a close frame with why's code behind everything
-// already queued and refuses further Writes, which return why. It reports
-// false when a close frame was queued before. A close frame that answers
-// the client's (why.Remote) carries its code without a reason.
-func (c *MessageConn) queueClose(why *CloseError) bool {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.queueCloseLocked(why)
-}
-
-// queueCloseLocked is queueClose with wmu held.
-func (c *MessageConn) queueCloseLocked(why *CloseError) bool {
-	if c.wstate != writeOpen {
-		return false
-	}
-	c.wstate = writeClosing
-	c.closeSent = make(chan struct{})
-	c.closeWhy = why
-	c.peerClosed = why.Remote
-	var p []byte
-	if why.Code != StatusNoStatusRcvd {
-		reason := why.Reason
-		if why.Remote {
-			reason = ""
+		blocked := false
+		if err == nil {
+			blocked, err = c.writeOut()
 		}
-		p = closePayload(make([]byte, 0, maxControlPayload), why.Code, reason)
-	}
-	b := getBuf(maxServerHeader + len(p))
-	hl := putHeader((*b)[:maxServerHeader], true, opClose, len(p))
-	*b = append((*b)[:hl], p...)
-	c.push(outFrame{buf: b, kind: frameClose})
-	c.flushOrHandOff()
-	c.wakeRoomWaiters() // they learn that the connection is closing
-	return true
-}
-
-// flushOrHandOff writes what the socket takes now; what is left goes to a
-// flusher goroutine that exists only while the client is slow to read.
-// wmu is held. The socket's write lock is taken only when no flusher holds
-// it, so the lock order wmu → socket write lock never meets its reverse.
-func (c *MessageConn) flushOrHandOff() {
-	if c.flushing || len(c.queue) == 0 {
-		return
-	}
-	c.flushing = true
-	c.inlinePass = true
-	c.bindWriters()
-	c.wmu.Unlock()
-	err := c.raw.Write(c.writeFn)
-	c.wmu.Lock()
-	c.inlinePass = false
-	if err != nil && c.werr == nil {
-		c.werr = err
-	}
-	if len(c.queue) > 0 && c.werr == nil && c.wstate != writeClosed {
-		go c.flushLoop()
-		return
-	}
-	c.flushing = false
-	c.afterFlushLocked()
-}
-
-// afterFlushLocked ends the connection when the close handshake is complete
-// or the socket failed. wmu is held; ending happens on its own goroutine
-// because the caller may be deep inside Read or Write.
-func (c *MessageConn) afterFlushLocked() {
-	if c.werr != nil && c.wstate != writeClosed {
-		go c.finish(&CloseError{Code: StatusAbnormalClosure, Reason: "write failed: " + c.werr.Error()})
-		return
-	}
-	if c.wstate == writeClosing && len(c.queue) == 0 && c.peerClosed {
-		go c.finish(c.closeWhy)
+		if err != nil && !errors.Is(err, unix.EAGAIN) {
+			c.flushing = false
+			c.writeFailed(err)
+			c.unlock()
+			return
+		}
+		if !blocked {
+			c.flushing = false
+			c.drive()
+			c.unlock()
+			return
+		}
+		c.mu.Unlock()
 	}
 }
 
-// bindWriters makes the socket callbacks when a connection first writes,
-// so that one that only ever waits to read does not carry them. wmu is held.
-func (c *MessageConn) bindWriters() {
-	if c.writeFn == nil {
-		c.writeFn = c.writeSome
+// waitWritable is the flusher's RawConn.Write callback: it reports whether
+// the socket takes bytes now, and otherwise lets the poller wait for it.
+// It writes nothing itself, so that it needs no lock.
+func waitWritable(fd uintptr) bool {
+	p := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	n, err := unix.Poll(p[:], 0)
+	return err != nil || n > 0
+}
+
+// drive acts on the core's state after a call into it: it writes the
+// output, shuts the write side once the close frame has left (so that the
+// end of stream follows it), and ends the connection once the core is
+// Closed. mu is held.
+func (c *MessageConn) drive() {
+	c.flush()
+	switch c.core.State() {
+	case protocol.Linger:
+		if !c.shut {
+			c.shut = true
+			c.nc.CloseWrite()
+			c.wakeWaiters()
+		}
+	case protocol.Closed:
+		c.finish(c.closeError())
 	}
 }
 
-// writeExtra is the state that only large writes, the cork, WriteContext
-// waiters and CloseRead use, made on first need so that a connection that
-// never needs it does not carry it. Guarded by wmu.
+// closeError is the core's reason to close as a *CloseError. mu is held.
+func (c *MessageConn) closeError() *CloseError {
+	why := c.core.Why()
+	return &CloseError{Code: StatusCode(why.Code), Reason: why.Reason, Remote: why.Remote}
+}
+
+// writeExtra is the state that only the cork, WriteContext waiters, a
+// cancellable Read and CloseRead use, made on first need so that a
+// connection that never needs it does not carry it. Guarded by mu.
 type writeExtra struct {
-	corkTimer  *time.Timer
-	corkArmed  bool   // corkTimer runs: it fires corkDelay after the first held-back frame
-	direct     []byte // the message writeDirect is sending
-	directSent int
-	directFn   func(fd uintptr) bool
-	room       chan struct{}   // closed when the queue has room again, or closes
-	readCtx    context.Context // returned by CloseRead
+	corkTimer   *time.Timer
+	corkArmed   bool            // corkTimer runs: it fires corkDelay after the first held-back frame
+	wake        chan struct{}   // closed when bytes left or the connection's state moved
+	readCtx     context.Context // returned by CloseRead
+	interruptFn func()          // interruptRead, bound once
 }
 
 func (c *MessageConn) extra() *writeExtra {
@@ -370,112 +281,24 @@ func (c *MessageConn) extra() *writeExtra {
 	return c.wx
 }
 
-// wakeRoomWaiters wakes the WriteContext calls waiting for room. wmu is held.
-func (c *MessageConn) wakeRoomWaiters() {
-	if c.wx != nil && c.wx.room != nil {
-		close(c.wx.room)
-		c.wx.room = nil
+// wakeChan is closed at the next progress: bytes written, a close frame
+// gone, the end. mu is held.
+func (c *MessageConn) wakeChan() chan struct{} {
+	x := c.extra()
+	if x.wake == nil {
+		x.wake = make(chan struct{})
+		if c.end.Load() != nil {
+			close(x.wake)
+		}
 	}
+	return x.wake
 }
 
-// flushLoop waits for the socket to take the rest of the queue.
-func (c *MessageConn) flushLoop() {
-	for {
-		err := c.raw.Write(c.writeFn)
-		c.wmu.Lock()
-		if err != nil && c.werr == nil {
-			c.werr = err
-		}
-		if len(c.queue) == 0 || c.werr != nil || c.wstate == writeClosed {
-			c.flushing = false
-			c.afterFlushLocked()
-			c.wmu.Unlock()
-			return
-		}
-		c.wmu.Unlock()
+// wakeWaiters wakes WriteContext calls waiting for room and closes waiting
+// for delivery. mu is held.
+func (c *MessageConn) wakeWaiters() {
+	if c.wx != nil && c.wx.wake != nil {
+		close(c.wx.wake)
+		c.wx.wake = nil
 	}
-}
-
-// writeSome is the RawConn.Write callback: it writes queued frames until the
-// queue is empty or the socket would block. On a full socket the inline pass
-// returns at once so that Write never blocks; flushLoop's pass returns false
-// to wait for writability.
-func (c *MessageConn) writeSome(fd uintptr) bool {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	for len(c.queue) > 0 && c.wstate != writeClosed {
-		var iov [iovBatch]unix.Iovec
-		n := 0
-		for i := 0; i < len(c.queue) && n < iovBatch; i++ {
-			b := *c.queue[i].buf
-			if i == 0 {
-				b = b[c.qoff:]
-			}
-			iov[n].Base = &b[0]
-			iov[n].SetLen(len(b))
-			n++
-		}
-		w, _, errno := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
-		switch errno {
-		case 0:
-			c.consume(int(w))
-		case unix.EINTR:
-		case unix.EAGAIN:
-			return c.inlinePass
-		default:
-			c.werr = errno
-			return true
-		}
-	}
-	return true
-}
-
-// consume drops n written bytes from the head of the queue.
-func (c *MessageConn) consume(n int) {
-	done := 0
-	for n > 0 && done < len(c.queue) {
-		f := c.queue[done]
-		rest := len(*f.buf) - c.qoff
-		if n < rest {
-			c.qoff += n
-			break
-		}
-		n -= rest
-		c.qoff = 0
-		done++
-		switch f.kind {
-		case frameData, frameShared:
-			c.queued -= int32(f.frames)
-			c.addQueued(-len(*f.buf))
-		case frameControl:
-			if f.buf == c.pong {
-				c.pong = nil
-			}
-		case frameClose:
-			close(c.closeSent)
-		}
-		f.release()
-	}
-	if done == 0 {
-		return
-	}
-	m := copy(c.queue, c.queue[done:])
-	clear(c.queue[m:])
-	c.queue = c.queue[:m]
-	if m == 0 {
-		putQueue(c.queue)
-		c.queue = nil
-	}
-	c.wakeRoomWaiters()
-}
-
-// releaseQueue frees every queued frame. wmu is held.
-func (c *MessageConn) releaseQueue() {
-	for _, f := range c.queue {
-		f.release()
-	}
-	clear(c.queue)
-	putQueue(c.queue)
-	c.addQueued(-int(c.qbytes))
-	c.queue, c.qoff, c.queued, c.pong = nil, 0, 0, nil
 }

@@ -3,6 +3,7 @@ package protocol
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // Rule: the client's close is answered behind the queue with its code
@@ -131,4 +132,41 @@ func TestCloseReason(t *testing.T) {
 	long := strings.Repeat("\u20ac", 50) // 150 bytes
 	run(t, Config{}, []step{{do: func(c *Conn) error { c.Close(1000, long); return nil }, out: sclose(1000, strings.Repeat("\u20ac", 41))}})
 	run(t, Config{}, []step{{do: func(c *Conn) error { c.Close(1000, "a\xffb"); return nil }, out: sclose(1000, "a\ufffdb")}})
+}
+
+// parseClosePayload accepts the codes a client may send and a UTF-8
+// reason; closePayload cuts a long reason on a character boundary.
+func TestClosePayload(t *testing.T) {
+	cases := []struct {
+		p      []byte
+		code   StatusCode
+		reason string
+		ok     bool
+	}{
+		{nil, StatusNoStatusRcvd, "", true},
+		{[]byte{0x03}, 0, "", false},
+		{[]byte{0x03, 0xe8}, 1000, "", true},
+		{[]byte{0x03, 0xe8, 'b', 'y', 'e'}, 1000, "bye", true},
+		{[]byte{0x03, 0xed}, 1005, "", false}, // reported only, never sent
+		{[]byte{0x03, 0xee}, 1006, "", false},
+		{[]byte{0x0b, 0xb8}, 3000, "", true},
+		{[]byte{0x13, 0x87}, 4999, "", true},
+		{[]byte{0x13, 0x88}, 5000, "", false},
+		{[]byte{0x03, 0xe8, 0xff}, 1000, "", false},
+	}
+	for _, tc := range cases {
+		code, reason, v := parseClosePayload(tc.p)
+		ok := v == nil
+		if ok != tc.ok || ok && (code != tc.code || reason != tc.reason) {
+			t.Errorf("parseClosePayload(%x) = %d %q %v, want %d %q %v", tc.p, code, reason, ok, tc.code, tc.reason, tc.ok)
+		}
+	}
+	long := strings.Repeat("é", 100) // 200 bytes
+	p := closePayload(nil, StatusGoingAway, long)
+	if len(p) > maxControlPayload || !utf8.Valid(p[2:]) {
+		t.Fatalf("closePayload: %d bytes, valid UTF-8 %v", len(p), utf8.Valid(p[2:]))
+	}
+	if code, _, v := parseClosePayload(p); v != nil || code != StatusGoingAway {
+		t.Fatalf("closePayload does not parse back: %d %v", code, v)
+	}
 }

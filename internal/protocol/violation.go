@@ -15,10 +15,22 @@ type violation struct {
 }
 
 // checkHeader applies RFC 6455 and the dorrit rules to a client frame
-// header: reserved bits, the mask, the opcode and its place in a message,
-// control frames (whole and short), binary messages, the fragment bound
-// and the size bound — the size before a byte of the payload is taken.
+// header: see checkFrame.
 func (c *Conn) checkHeader(h header) *violation {
+	soFar := 0
+	if c.inMessage && c.msg != nil {
+		soFar = len(*c.msg)
+	}
+	return checkFrame(h, c.inMessage, soFar, int(c.fragments), int(c.maxPayload))
+}
+
+// checkFrame applies RFC 6455 and the dorrit rules to a client frame header:
+// reserved bits, the mask, the opcode and its place in a message, control
+// frames (whole and short), binary messages, the fragment bound and the size
+// bound — the size before a byte of the payload is taken. inMessage says
+// whether a fragmented message is being assembled, soFar how many payload
+// bytes and fragments it already has.
+func checkFrame(h header, inMessage bool, soFar, fragments, maxPayload int) *violation {
 	switch {
 	case h.rsv != 0:
 		return &errReserved
@@ -27,14 +39,14 @@ func (c *Conn) checkHeader(h header) *violation {
 	}
 	switch h.opcode {
 	case opText:
-		if c.inMessage {
+		if inMessage {
 			return &errTextInMessage
 		}
 	case opContinuation:
-		if !c.inMessage {
+		if !inMessage {
 			return &errLoneContinuation
 		}
-		if c.fragments >= MaxFragments {
+		if fragments >= MaxFragments {
 			return &errTooManyFragments
 		}
 	case opBinary:
@@ -50,11 +62,7 @@ func (c *Conn) checkHeader(h header) *violation {
 	default:
 		return &errOpcode
 	}
-	soFar := 0
-	if c.inMessage && c.msg != nil {
-		soFar = len(*c.msg)
-	}
-	if h.length > uint64(int(c.maxPayload)-soFar) {
+	if h.length > uint64(maxPayload-soFar) { // soFar is 0 for an unfragmented message
 		return &errTooBig
 	}
 	return nil

@@ -105,3 +105,47 @@ func TestViolationDropsTheQueue(t *testing.T) {
 		t.Fatalf("counters %+v", got)
 	}
 }
+
+// checkFrame refuses, before any payload is read, what RFC 6455 and the
+// dorrit rules forbid, with the close code each calls for.
+func TestCheckFrame(t *testing.T) {
+	const max = 100
+	text := header{fin: true, opcode: opText, masked: true}
+	with := func(h header, f func(*header)) header { f(&h); return h }
+	cases := []struct {
+		name      string
+		h         header
+		inMessage bool
+		soFar     int
+		fragments int
+		want      StatusCode
+	}{
+		{"text", text, false, 0, 0, 0},
+		{"text at the limit", with(text, func(h *header) { h.length = max }), false, 0, 0, 0},
+		{"text over the limit", with(text, func(h *header) { h.length = max + 1 }), false, 0, 0, StatusMessageTooBig},
+		{"length with the top bit", with(text, func(h *header) { h.length = 1 << 63 }), false, 0, 0, StatusMessageTooBig},
+		{"unmasked", with(text, func(h *header) { h.masked = false }), false, 0, 0, StatusProtocolError},
+		{"reserved bit", with(text, func(h *header) { h.rsv = 0x40 }), false, 0, 0, StatusProtocolError},
+		{"binary", with(text, func(h *header) { h.opcode = opBinary }), false, 0, 0, StatusUnsupportedData},
+		{"unknown opcode", with(text, func(h *header) { h.opcode = 0x3 }), false, 0, 0, StatusProtocolError},
+		{"text inside a message", text, true, 10, 1, StatusProtocolError},
+		{"continuation alone", with(text, func(h *header) { h.opcode = opContinuation }), false, 0, 0, StatusProtocolError},
+		{"continuation that fits", with(text, func(h *header) { h.opcode, h.length = opContinuation, 40 }), true, 60, 1, 0},
+		{"continuation over the limit", with(text, func(h *header) { h.opcode, h.length = opContinuation, 41 }), true, 60, 1, StatusMessageTooBig},
+		{"fragment 1024", with(text, func(h *header) { h.opcode = opContinuation }), true, 0, MaxFragments - 1, 0},
+		{"fragment 1025", with(text, func(h *header) { h.opcode = opContinuation }), true, 0, MaxFragments, StatusMessageTooBig},
+		{"ping inside a message", header{fin: true, opcode: opPing, masked: true, length: 125}, true, 10, 1, 0},
+		{"ping over 125", header{fin: true, opcode: opPing, masked: true, length: 126}, false, 0, 0, StatusProtocolError},
+		{"fragmented close", header{opcode: opClose, masked: true}, false, 0, 0, StatusProtocolError},
+	}
+	for _, tc := range cases {
+		var got StatusCode
+		var why string
+		if v := checkFrame(tc.h, tc.inMessage, tc.soFar, tc.fragments, max); v != nil {
+			got, why = v.code, v.reason
+		}
+		if got != tc.want {
+			t.Errorf("%s: code %d (%s), want %d", tc.name, got, why, tc.want)
+		}
+	}
+}
