@@ -34,7 +34,7 @@ test:
 # Each fuzz target for FUZZTIME (CI: 20 s each); the seeds alone run in make test.
 # A target is package:name.
 FUZZTIME = 20s
-FUZZ_TARGETS = ./internal/protocol:FuzzParseHeader ./internal/protocol:FuzzUTF8Split .:FuzzHandshake .:FuzzClientBytes
+FUZZ_TARGETS = ./internal/protocol:FuzzParseHeader ./internal/protocol:FuzzUTF8Split ./internal/protocol:FuzzConn ./internal/protocol:FuzzReceiveSplit .:FuzzHandshake .:FuzzClientBytes
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		p=$${t%%:*}; f=$${t##*:}; \
