@@ -132,6 +132,46 @@ func dialForBench(b *testing.B, path string) net.Conn {
 	return c
 }
 
+// BenchmarkRoundTrip measures echo round trips with one message in flight
+// per connection, the latency-bound case that BenchmarkEcho's window of 64
+// hides: each client sends a 128-byte message and waits for its echo.
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, conns := range []int{1, 16} {
+		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
+			ln := serve(b, dorrit.Options{MaxConns: conns + 1}, echo)
+			frame := maskedTextFrame(strings.Repeat("m", 128))
+			clients := make([]net.Conn, conns)
+			for i := range clients {
+				clients[i] = dialForBench(b, sockPath(ln))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for i, c := range clients {
+				share := b.N / conns
+				if i < b.N%conns {
+					share++
+				}
+				wg.Go(func() {
+					r := bufio.NewReader(c)
+					var hdr [10]byte
+					for range share {
+						if _, err := c.Write(frame); err != nil {
+							b.Error(err)
+							return
+						}
+						if err := skipFrame(r, hdr[:]); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+}
+
 // BenchmarkWriteUTF8Check is what Write's UTF-8 check of an outgoing
 // message costs, by size (BENCHMARKS.md sets it against an echo).
 func BenchmarkWriteUTF8Check(b *testing.B) {
