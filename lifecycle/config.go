@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ type Config struct {
 	Group      string         // -g, default "nobody", or the user's primary group where there is no group "nobody"
 	Foreground bool           // -x: no daemon, no pidfile, logs to stderr
 	ConfigFile string         // -f: for Init and Serve to read
+	Control    string         // -control: the control socket's path, absolute; empty for the default (Server.Control)
 	Args       []string       // what follows the flags
 
 	// Periodic are the functions the server process runs at intervals:
@@ -74,7 +76,10 @@ func parseFlags(s *Server, args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&cfg.Group, "g", "", "`group` to run as and to own the socket (default nobody, or the user's primary group)")
 	fs.BoolVar(&cfg.Foreground, "x", false, "stay in the foreground: no daemon, no pidfile, errors to stderr")
 	fs.StringVar(&cfg.ConfigFile, "f", "", "configuration `file` for the server to read")
-	synopsis := "[-x] [-h] [-l socket] [-b size] [-m max] [-u user] [-g group] [-f file]"
+	// Not one of the manual's letters, whose flags are fixed: a long name
+	// that says what it is, as an application's own flags do.
+	fs.StringVar(&cfg.Control, "control", s.Control, "serve the control socket (dorritctl status --control `path`) at path, also with -x")
+	synopsis := "[-x] [-h] [-l socket] [-b size] [-m max] [-u user] [-g group] [-f file] [-control path]"
 	if s.Flags != nil {
 		// Defined on a set of their own first, so that a clash with the
 		// manual's flags is an error that says so, not the flag package's
@@ -109,6 +114,15 @@ func parseFlags(s *Server, args []string, stderr io.Writer) (*Config, error) {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	cfg.Args = fs.Args()
+	if cfg.Control != "" {
+		// Absolute, so that status names it whole, for dorritctl run from
+		// any directory.
+		abs, err := filepath.Abs(cfg.Control)
+		if err != nil {
+			return nil, fmt.Errorf("%w: -control %s: %v", ErrUsage, cfg.Control, err)
+		}
+		cfg.Control = abs
+	}
 	return cfg, nil
 }
 

@@ -28,13 +28,17 @@ import (
 // server, in the public socket's group, and the server processes, running
 // as -u/-g, cannot read it.
 //
-// Where it is served: beside the pidfile of a daemon (started as root
+// Where it is served: at the path -control (Server.Control) gives, in
+// every mode, and a server that cannot create it there does not start,
+// since the operator asked for it; otherwise beside the pidfile of a daemon (started as root
 // without -x), which cannot start without it; and under systemd, which
 // keeps every server in the foreground, in PidDir (/run for a service
 // running as root), where it is worth a warning when it cannot be
 // created. A server run with -x by hand, or by another supervisor, has
-// none: -x promises no files in /var/run, so development runs and tests
-// leave nothing there. A control socket left by an instance that is gone
+// none unless -control names one: -x promises no files in /var/run, so
+// development runs and tests leave nothing there, and the operator who
+// wants dorritctl status for such a server (runit, a container) says
+// where its socket goes. A control socket left by an instance that is gone
 // (killed) is replaced; one a live server of the same name answers on is
 // not: a daemon then fails to start, a server under systemd runs without.
 const (
@@ -55,14 +59,20 @@ type controlSocket struct {
 func (sv *supervisor) startControl() error {
 	sv.led = newLedger()
 	sv.started = time.Now()
-	if sv.pf == nil && sv.mode() != control.ModeSystemd {
-		return nil
+	path := sv.cfg.Control
+	if path == "" {
+		if sv.pf == nil && sv.mode() != control.ModeSystemd {
+			return nil
+		}
+		path = control.Path(sv.s.PidDir, sv.s.Name)
 	}
-	cs, err := listenControl(control.Path(sv.s.PidDir, sv.s.Name))
+	cs, err := listenControl(path)
 	switch {
 	case err == nil:
 		sv.ctl = cs
 		go cs.serve(sv)
+	case sv.cfg.Control != "":
+		return fmt.Errorf("cannot create the control socket (-control): %v", err)
 	case sv.pf != nil:
 		return fmt.Errorf("cannot create the control socket: %v", err)
 	default:

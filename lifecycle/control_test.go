@@ -5,6 +5,7 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -253,4 +254,85 @@ func TestControlSocketForeground(t *testing.T) {
 	}
 	syscall.Kill(again, syscall.SIGTERM)
 	waitGone(t, again)
+}
+
+// -control PATH gives a server run with -x by hand (runit, a container) a
+// control socket at the operator's path: private (mode 0700, peer
+// credentials checked), answering with the live figures, never taken from
+// a live server, a stale one replaced, removed on stop.
+func TestControlSocketFlag(t *testing.T) {
+	needRoot(t)
+	dir := sharedDir(t)
+	ctl := filepath.Join(dir, "by-hand.ctl")
+	env := []string{"TESTSERVER_NAME=ltest-ctlflag", "TESTSERVER_PIDDIR=" + dir}
+
+	// A stale socket file, as kill -9 leaves one.
+	stale, err := net.ListenUnix("unix", &net.UnixAddr{Name: ctl, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.SetUnlinkOnClose(false)
+	stale.Close()
+
+	sock := filepath.Join(dir, "a.sock")
+	first, server := startForeground(t, env, "-l", sock, "-control", ctl)
+	if _, err := os.Lstat(filepath.Join(dir, "ltest-ctlflag.ctl")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a control socket in PidDir beside the one asked for (%v)", err)
+	}
+	fi, err := os.Lstat(ctl)
+	if err != nil || fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("control socket %s: %v, %v; want a socket, mode 0700", ctl, fi.Mode(), err)
+	}
+	for range 2 {
+		c, _, err := dialRaw(sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	st := waitStatus(t, ctl, "2 live connections", func(st *control.Status) bool { return st.Total.Live == 2 })
+	if st.Mode != control.ModeForeground || st.Supervisor.PID != first.cmd.Process.Pid ||
+		st.Supervisor.Control != ctl || st.Supervisor.Pidfile != "" ||
+		st.Serving() == nil || st.Serving().PID != server {
+		t.Fatalf("status on -control: mode %q, supervisor %+v, servers %+v", st.Mode, st.Supervisor, st.Servers)
+	}
+	if out, ok := askAs(t, ctl, 65534, 65534); ok || !strings.Contains(out, "permission denied") {
+		t.Fatalf("nobody asked the control socket: %q (%v), want permission denied", out, ok)
+	}
+
+	// A second server on the same path is refused, and takes nothing.
+	second := runServer(t, env, "-x", "-l", filepath.Join(dir, "b.sock"), "-control", ctl)
+	select {
+	case <-second.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("a second server on a live control socket runs on:\n%s", second.stderr())
+	}
+	if code := second.cmd.ProcessState.ExitCode(); code == 0 ||
+		!strings.Contains(second.stderr(), ctl+" is in use: a server named ltest-ctlflag runs (supervisor PID "+strconv.Itoa(first.cmd.Process.Pid)) {
+		t.Fatalf("a second server on a live control socket: exit %d\n%s", code, second.stderr())
+	}
+	if st := askControl(t, ctl); st.Supervisor.PID != first.cmd.Process.Pid {
+		t.Fatalf("the second server took the control socket: %+v", st.Supervisor)
+	}
+
+	first.stop(t)
+	if _, err := os.Lstat(ctl); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("control socket left after SIGTERM (%v)", err)
+	}
+}
+
+// -control takes a path, made absolute: a relative one would name another
+// file for a process whose working directory differs.
+func TestControlSocketFlagRelative(t *testing.T) {
+	needRoot(t)
+	dir := sharedDir(t)
+	env := []string{"TESTSERVER_NAME=ltest-ctlrel", "TESTSERVER_PIDDIR=" + dir}
+	cmd := exec.Command(testserver, "-x", "-l", filepath.Join(dir, "r.sock"), "-control", "rel.ctl")
+	cmd.Dir = dir
+	p := runServerCmd(t, cmd, env)
+	p.waitLine(t, acceptingPid)
+	if st := askControl(t, filepath.Join(dir, "rel.ctl")); st.Supervisor.Control != filepath.Join(dir, "rel.ctl") {
+		t.Fatalf("status names the control socket %q, want %q", st.Supervisor.Control, filepath.Join(dir, "rel.ctl"))
+	}
+	p.stop(t)
 }

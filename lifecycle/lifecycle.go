@@ -87,6 +87,16 @@ type Server struct {
 
 	// PidDir is where the pidfile goes; default /var/run.
 	PidDir string
+
+	// Control is the path of the supervisor's control socket, which
+	// answers dorritctl status (-control PATH sets it from the command
+	// line). Empty leaves it where a daemon or a service keeps it,
+	// PidDir/NAME.ctl, and gives a server run with -x by hand none. Set,
+	// the supervisor serves it there whichever way it was started, and a
+	// server that cannot create it does not start: the operator asked for
+	// it. It is how a server run in the foreground by runit, in a
+	// container or by hand is seen by dorritctl status --control PATH.
+	Control string
 }
 
 // Periodic is a function run at a fixed interval.
