@@ -56,8 +56,11 @@ func runReload(s *streams, args []string) int {
 	ctx, stop := serviceContext()
 	defer stop()
 
-	name := sa.name
-	svc := sa.locate(ctx, name)
+	svc := sa.locate(ctx, sa.name)
+	name := svc.name // the server's own word with --control alone
+	if sa.name == "" && svc.state() == stateStopped {
+		return c.fail(s, exitNotRunning, "%s", svc.notRunningText())
+	}
 	switch svc.state() {
 	case stateStopped:
 		return c.fail(s, exitNotRunning, "%s; start it with dorritctl start %s -- SERVER [FLAGS]", svc.notRunningText(), name)

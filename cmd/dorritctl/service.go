@@ -42,14 +42,18 @@ type service struct {
 	ctlErr error
 }
 
-// serviceFlags are the options that say where a server keeps its pidfile.
+// serviceFlags are the options that say where a server keeps its pidfile
+// and its control socket.
 type serviceFlags struct {
 	piddir, pidfile string
+	control         string // --control: the control socket a server was given with -control
 }
 
 // serviceFlagsHelp documents the pidfile flags for each command's help.
 const serviceFlagsHelp = `  --piddir DIR       where the server keeps NAME.pid and NAME.ctl (lifecycle.Server.PidDir; default /var/run)
-  --pidfile FILE     the pidfile itself; the control socket is beside it, FILE with .ctl for .pid`
+  --pidfile FILE     the pidfile itself; the control socket is beside it, FILE with .ctl for .pid
+  --control PATH     the control socket a server was given with -control PATH (one run with -x
+                     by hand, by runit, in a container); NAME may then be left out`
 
 // afterDashDash says what a service command takes after "--".
 type afterDashDash int
@@ -77,15 +81,23 @@ func parseService(c *command, s *streams, fs *flag.FlagSet, args []string, after
 	sf := &serviceFlags{}
 	fs.StringVar(&sf.piddir, "piddir", defaultPidDir, "")
 	fs.StringVar(&sf.pidfile, "pidfile", "", "")
+	fs.StringVar(&sf.control, "control", "", "")
 	p, status := parseOrReport(c, s, fs, args)
 	if p == nil {
 		return nil, status
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	// A server found by its control socket alone (--control) says its
+	// name; one that is started needs it for its pidfile.
+	nameless := given["control"] && after == noCommand && len(p.positional) == 0
 	switch {
+	case given["control"] && sf.control == "":
+		return nil, c.usage(s, "--control is empty: give the path the server was given with -control")
+	case nameless:
+		return &serviceArgs{serviceFlags: sf, command: p.rest}, -1
 	case len(p.positional) != 1:
-		return nil, c.usage(s, "give one NAME, the server's name (echo for /var/run/echo.pid)")
+		return nil, c.usage(s, "give one NAME, the server's name (echo for /var/run/echo.pid), or --control PATH")
 	case given["piddir"] && given["pidfile"]:
 		return nil, c.usage(s, "give --piddir and --pidfile not both: the pidfile names the directory")
 	case after == noCommand && p.dashdash:
@@ -120,22 +132,40 @@ func checkName(name string) error {
 	return nil
 }
 
-// paths are the pidfile and control socket of the server named name.
+// paths are the pidfile and control socket of the server named name; no
+// pidfile for a server known by its control socket alone (no name).
 func (sf *serviceFlags) paths(name string) (pidfile, ctl string) {
-	if sf.pidfile != "" {
-		base := strings.TrimSuffix(sf.pidfile, ".pid")
-		return sf.pidfile, base + control.Suffix
+	switch {
+	case sf.pidfile != "":
+		pidfile = sf.pidfile
+		ctl = strings.TrimSuffix(sf.pidfile, ".pid") + control.Suffix
+	case name != "":
+		pidfile = filepath.Join(sf.piddir, name+".pid")
+		ctl = control.Path(sf.piddir, name)
 	}
-	return filepath.Join(sf.piddir, name+".pid"), control.Path(sf.piddir, name)
+	if sf.control != "" {
+		ctl = sf.control
+	}
+	return pidfile, ctl
 }
 
-// locate finds the server named name: reads its pidfile, tells whether
-// its lock is held, and asks its control socket for the status.
+// locate finds the server named name (empty: the one on --control):
+// reads its pidfile, tells whether its lock is held, and asks its control
+// socket for the status.
 func (sf *serviceFlags) locate(ctx context.Context, name string) *service {
 	svc := &service{name: name}
 	svc.pidfile, svc.control = sf.paths(name)
-	svc.readPidfile()
+	if svc.pidfile != "" {
+		svc.readPidfile()
+	}
 	svc.ask(ctx)
+	switch {
+	case name != "":
+	case svc.status != nil && svc.status.Name != "":
+		svc.name = svc.status.Name
+	default:
+		svc.name = "the server at " + svc.control
+	}
 	return svc
 }
 
@@ -217,6 +247,9 @@ func (svc *service) ctlDenied() bool {
 // notRunningText says that the server does not run, and where dorritctl
 // looked.
 func (svc *service) notRunningText() string {
+	if svc.pidfile == "" {
+		return fmt.Sprintf("%s is not running (no control socket answers at %s)", svc.name, svc.control)
+	}
 	return fmt.Sprintf("%s is not running (no %s and no control socket %s; a server named otherwise, or keeping its pidfile elsewhere, needs its name or --piddir)",
 		svc.name, svc.pidfile, svc.control)
 }

@@ -14,7 +14,7 @@ import (
 
 var statusCommand = &command{
 	name:     "status",
-	synopsis: "NAME [--json] [--watch] [--interval D] [--timeout D] [--piddir DIR | --pidfile FILE]",
+	synopsis: "NAME|--control PATH [--json] [--watch] [--interval D] [--timeout D] [--piddir DIR | --pidfile FILE]",
 	summary:  "show whether a server runs, its processes and its live figures",
 	order:    12,
 	details: `
@@ -27,6 +27,10 @@ live figures (connections now, accepted, refused and dropped by reason,
 messages and bytes in and out, queue-full refusals), crash restarts and
 upgrades. Then it proves that the server answers a WebSocket handshake on
 its public socket.
+
+A server run in the foreground (-x: by hand, by runit, in a container)
+has no pidfile; given -control PATH it serves its control socket there,
+and dorritctl status --control PATH shows it.
 
 The figures add up every server process since the supervisor started;
 those of a server process that crashed count up to its last heartbeat
@@ -64,7 +68,7 @@ type statusReport struct {
 	State     string          `json:"state"` // running, dead, stopped, unknown
 	Exit      int             `json:"exit"`
 	Message   string          `json:"message,omitempty"` // what is wrong, and what to do
-	Pidfile   string          `json:"pidfile"`
+	Pidfile   string          `json:"pidfile"`           // empty for a server found by --control alone
 	Control   string          `json:"control"`
 	PID       int             `json:"pid,omitempty"` // the supervisor's
 	Status    *control.Status `json:"status,omitempty"`
@@ -132,6 +136,9 @@ func runStatus(s *streams, args []string) int {
 // inspect finds the server and judges its state.
 func inspect(ctx context.Context, sf *serviceFlags, name string, timeout time.Duration) *statusReport {
 	svc := sf.locate(ctx, name)
+	if name == "" && svc.status != nil {
+		name = svc.status.Name // the server on --control says who it is
+	}
 	r := &statusReport{Name: name, Pidfile: svc.pidfile, Control: svc.control, Status: svc.status, PID: svc.supervisorPID()}
 	switch svc.state() {
 	case stateStopped:
@@ -156,7 +163,7 @@ func inspect(ctx context.Context, sf *serviceFlags, name string, timeout time.Du
 		r.Handshake = pr
 		if !pr.Answered {
 			r.Exit = statusUnknown
-			r.Message = fmt.Sprintf("%s runs (supervisor PID %d), but no handshake is answered on %s: %s", name, r.PID, svc.status.Socket.Path, pr.Error)
+			r.Message = fmt.Sprintf("%s runs (supervisor PID %d), but no handshake is answered on %s: %s", svc.name, r.PID, svc.status.Socket.Path, pr.Error)
 		}
 	}
 	return r

@@ -14,10 +14,14 @@ import (
 func writeStatusText(s *streams, r *statusReport) {
 	st := r.Status
 	if st == nil {
+		who := r.Name
+		if who == "" { // --control alone, and nothing answered there
+			who = "the server at " + r.Control
+		}
 		if r.State == "running" {
-			fmt.Fprintf(s.stdout, "%s is running as PID %d\n", r.Name, r.PID)
+			fmt.Fprintf(s.stdout, "%s is running as PID %d\n", who, r.PID)
 		} else {
-			fmt.Fprintf(s.stdout, "%s is not running\n", r.Name)
+			fmt.Fprintf(s.stdout, "%s is not running\n", who)
 		}
 		if r.Message != "" {
 			fmt.Fprintf(s.stderr, "dorritctl status: %s\n", r.Message)
