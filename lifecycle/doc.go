@@ -106,7 +106,14 @@
 // daemon with a pidfile always has one (its start fails without it), and
 // so does a server under systemd where PidDir is writable (/run, for a
 // service started as root); with -x by hand there is none, so that
-// development runs leave nothing in /var/run. It is removed on stop, and
+// development runs leave nothing in /var/run. The flag -control PATH
+// (Server.Control) serves it at PATH instead, in every mode and with -x
+// too: a server run in the foreground by runit, in a container or by hand
+// has no pidfile by which dorritctl could find it, so the operator names
+// the socket on both sides (dorritctl status --control PATH). -control is
+// a long name because the manual's one-letter flags are fixed. A server
+// given -control does not start when it cannot create the socket there,
+// nor on a path a live server answers on. It is removed on stop, and
 // one left by a killed instance is replaced by the next start.
 //
 // Under systemd (NOTIFY_SOCKET or LISTEN_FDS set) the server never
