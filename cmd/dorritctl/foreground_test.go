@@ -105,3 +105,33 @@ func TestStatusForeground(t *testing.T) {
 		t.Fatalf("status --control after the stop: want 3, not running, naming %s (%v)\n%s", ctlPath, err, out)
 	}
 }
+
+// reload and stop reach a foreground server by --control too: SIGHUP to
+// the supervisor that answers there (a new server process), then SIGTERM
+// and the wait until it is gone, its control socket with it.
+func TestReloadStopByControl(t *testing.T) {
+	needRoot(t)
+	dir := sharedDir(t)
+	sock, ctlPath := filepath.Join(dir, "rs.sock"), filepath.Join(dir, "rs.ctl")
+	cmd := exec.Command(testserverBin, "-x", "-l", sock, "-control", ctlPath)
+	cmd.Env = append(os.Environ(), "TESTSERVER_NAME=ctltest-rs", "TESTSERVER_PIDDIR="+dir)
+	p := testproc.Start(t, cmd, testproc.Options{Wait: 15 * time.Second})
+	m := p.WaitLine(t, regexp.MustCompile(`msg=accepting .*pid=(\d+)`))
+
+	out, err := exec.Command(dorritctlBin, "reload", "--control", ctlPath).CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "ctltest-rs reloaded: server process PID ") || !strings.Contains(string(out), "replaced PID "+m[1]) {
+		t.Fatalf("reload --control (%v):\n%s", err, out)
+	}
+	out, err = exec.Command(dorritctlBin, "stop", "--control", ctlPath).CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "ctltest-rs stopped (supervisor PID "+strconv.Itoa(cmd.Process.Pid)) {
+		t.Fatalf("stop --control (%v):\n%s", err, out)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("stop --control returned, and the server still runs:\n%s", p.Output())
+	}
+	if _, err := os.Lstat(ctlPath); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("control socket left after stop --control (%v)", err)
+	}
+}

@@ -11,7 +11,7 @@ import (
 
 var reloadCommand = &command{
 	name:     "reload",
-	synopsis: "NAME [--timeout D] [--piddir DIR | --pidfile FILE]",
+	synopsis: "NAME|--control PATH [--timeout D] [--piddir DIR | --pidfile FILE]",
 	summary:  "upgrade a server gracefully: the binary now on disk takes over, nothing is refused",
 	order:    16,
 	details: `

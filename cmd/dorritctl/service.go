@@ -53,7 +53,7 @@ type serviceFlags struct {
 const serviceFlagsHelp = `  --piddir DIR       where the server keeps NAME.pid and NAME.ctl (lifecycle.Server.PidDir; default /var/run)
   --pidfile FILE     the pidfile itself; the control socket is beside it, FILE with .ctl for .pid
   --control PATH     the control socket a server was given with -control PATH (one run with -x
-                     by hand, by runit, in a container); NAME may then be left out`
+                     by hand, by runit, in a container); status, stop and reload then need no NAME`
 
 // afterDashDash says what a service command takes after "--".
 type afterDashDash int

@@ -16,7 +16,7 @@ import (
 
 var stopCommand = &command{
 	name:     "stop",
-	synopsis: "NAME [--timeout D] [--force] [--piddir DIR | --pidfile FILE]",
+	synopsis: "NAME|--control PATH [--timeout D] [--force] [--piddir DIR | --pidfile FILE]",
 	summary:  "stop a server gracefully: SIGTERM, then wait until it is gone",
 	order:    14,
 	details: `
