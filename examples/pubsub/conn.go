@@ -19,14 +19,18 @@ type client struct {
 	dropOnce sync.Once
 }
 
-// serve is the accept loop: every connection gets its own goroutine.
+// serve is the accept loop: every connection gets its own goroutine. It
+// returns once the listener is shut down and every handler has returned,
+// so that the broker, closed after it, outlives every publish.
 func (h *hub) serve(ctx context.Context, ln *dorrit.Listener) {
+	var handlers sync.WaitGroup
+	defer handlers.Wait()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			return // stopping: lifecycle shut the listener down
 		}
-		go h.serveConn(ctx, c)
+		handlers.Go(func() { h.serveConn(ctx, c) })
 	}
 }
 
@@ -85,8 +89,9 @@ func (h *hub) publish(ctx context.Context, cl *client, r request) {
 	p, err := h.broker.Publish(ctx, r.Topic, r.Data)
 	var ne net.Error
 	switch {
-	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
-		// The broker may have taken it and not answered in time.
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errPerhapsSent):
+		// The broker may have taken it and not answered in time, or the
+		// connection failed after the command left.
 		h.replyError(cl, r, "perhaps not published: "+err.Error()+"; subscribers get it if it was: publish again only if they did not")
 		return
 	case err != nil:

@@ -36,14 +36,7 @@ func main() {
 		Name:  "pubsub",
 		Flags: set.define, // parsed in every process, the server's too, before Serve
 		Serve: func(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) error {
-			h, err := startHub(set, ln.Options().BufferSize, cfg.Logger)
-			if err != nil {
-				return err
-			}
-			defer h.broker.Close()
-			running.Store(h)
-			h.serve(ctx, ln)
-			return nil
+			return run(ctx, ln, set, cfg.Logger, &running)
 		},
 		// -stats is known once the flags are parsed: Configure runs then,
 		// in every process.
@@ -63,6 +56,21 @@ func main() {
 		},
 	}
 	lifecycle.Main(srv)
+}
+
+// run serves ln until it is shut down and every connection's handler has
+// returned. The broker is closed last: a handler may still be publishing
+// while lifecycle drains the connections, and a publish on a closed broker
+// would be refused although its client is still there to hear of it.
+func run(ctx context.Context, ln *dorrit.Listener, set settings, log *slog.Logger, running *atomic.Pointer[hub]) error {
+	h, err := startHub(set, ln.Options().BufferSize, log)
+	if err != nil {
+		return err
+	}
+	defer h.broker.Close()
+	running.Store(h)
+	h.serve(ctx, ln)
+	return nil
 }
 
 // startHub makes the hub and its broker.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,12 +149,30 @@ func (b *redisBroker) Publish(ctx context.Context, topic string, data []byte) (P
 	res, err := publishScript.Run(ctx, b.rdb, []string{metaKey(topic), logKey(topic)},
 		data, b.history, newEpoch(), channel(topic)).Slice()
 	if err != nil {
+		if sentMaybe(err) {
+			return Position{}, b.failed(fmt.Errorf("%w: %w", errPerhapsSent, err))
+		}
 		return Position{}, b.failed(err)
 	}
 	b.ok()
 	epoch, _ := res[0].(string)
 	seq, _ := res[1].(int64)
 	return Position{epoch, uint64(seq)}, nil
+}
+
+// sentMaybe says whether a failed command may have reached Redis: every
+// failure except Redis's own error reply, a closed client, a pool that had
+// no connection to give and a connection that could not be made, all of
+// which go-redis returns before it writes the command.
+func sentMaybe(err error) bool {
+	var re redis.Error
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &re), errors.Is(err, redis.ErrClosed), errors.Is(err, redis.ErrPoolTimeout),
+		errors.As(err, &oe) && oe.Op == "dial":
+		return false
+	}
+	return true
 }
 
 func (b *redisBroker) History(ctx context.Context, topic string, after uint64, limit int) (Log, error) {
