@@ -102,7 +102,11 @@ func (h *hub) publish(ctx context.Context, cl *client, r request) {
 }
 
 func (h *hub) replyError(cl *client, r request, msg string) {
-	h.send(cl, encode(errorReply{Type: "error", ID: r.ID, Topic: r.Topic, Error: msg}))
+	topic := r.Topic
+	if checkTopic(topic) != nil {
+		topic = "" // not a topic: echoing it back (60 KB, say) would help nobody
+	}
+	h.send(cl, encode(errorReply{Type: "error", ID: r.ID, Topic: topic, Error: msg}))
 }
 
 // send queues msg for cl without waiting. A client with 200 messages

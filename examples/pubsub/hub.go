@@ -24,7 +24,7 @@ const (
 type hub struct {
 	broker      Broker
 	log         *slog.Logger
-	replayBytes int // data per history event, from the buffer size
+	replayBytes int // bytes of messages per history event, from the buffer size
 
 	// readyTimeout: how long a subscribe waits for the broker to start
 	// watching a topic. replayWait: how long a replay waits for room in
@@ -73,8 +73,11 @@ type sub struct {
 func newHub(log *slog.Logger, bufferSize int) *hub {
 	return &hub{
 		log: log,
-		// Three quarters of a frame leaves room for the JSON around the data.
-		replayBytes:  min(48<<10, (bufferSize-5)*3/4),
+		// Three quarters of a frame leaves room for the JSON around the
+		// messages; 30 KiB keeps a history event of small messages under
+		// 32 KiB, the read limit a client on coder/websocket has unless it
+		// raises it (as gorilla/websocket's and browsers' have none).
+		replayBytes:  min(30<<10, (bufferSize-5)*3/4),
 		readyTimeout: 5 * time.Second,
 		replayWait:   10 * time.Second,
 		topics:       make(map[string]*topic),

@@ -212,17 +212,22 @@ func resumeProblem(pos Position, lg Log) string {
 	return ""
 }
 
+// historyEntryJSON is the most JSON around one message's data in a
+// history event: {"offset":18446744073709551615,"data":},
+const historyEntryJSON = 42
+
 // historyBatch encodes the first messages of msgs as one history event
-// and says how many it took: at least one, at most maxBytes of data
-// beyond the first.
+// and says how many it took: at least one, and beyond the first only as
+// many as keep the entries within maxBytes.
 func historyBatch(topic, epoch string, msgs []Message, maxBytes int) ([]byte, int) {
 	ev := historyEvent{Type: "history", Topic: topic, Epoch: epoch}
 	size := 0
 	for _, m := range msgs {
-		if len(ev.Messages) > 0 && size+len(m.Data) > maxBytes {
+		n := historyEntryJSON + len(m.Data)
+		if len(ev.Messages) > 0 && size+n > maxBytes {
 			break
 		}
-		size += len(m.Data)
+		size += n
 		ev.Messages = append(ev.Messages, historyEntry{Offset: m.Offset, Data: json.RawMessage(m.Data)})
 	}
 	return encode(ev), len(ev.Messages)
