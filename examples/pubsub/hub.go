@@ -239,14 +239,15 @@ func (h *hub) fanout(t *topic, m Message) {
 	}
 	// Framed once for all subscribers: their queues share it, so a backlog
 	// on many slow subscribers holds the message once, not once each.
-	ev := dorrit.NewPreparedMessage(encode(messageEvent{Type: "message", Topic: t.name, Epoch: m.Epoch, Offset: m.Offset, Data: m.Data}))
+	msg := encode(messageEvent{Type: "message", Topic: t.name, Epoch: m.Epoch, Offset: m.Offset, Data: m.Data})
+	ev := dorrit.NewPreparedMessage(msg)
 	for cl, s := range t.subs {
 		// Live subscribers are in t's log, or ahead of this server (they
 		// resumed with what another server had delivered already), or
 		// subscribed while there was no log: they take m if it follows.
 		if !s.catchingUp && (s.pos.Epoch == "" || s.pos.Epoch == m.Epoch && s.pos.Offset < m.Offset) {
 			s.pos = m.Position
-			h.deliver(cl, cl.c.WritePrepared(ev))
+			h.sendPrepared(cl, msg, ev)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -100,7 +99,7 @@ func (h *hub) subscribe(cl *client, r request) {
 	}
 	t.subs[cl] = s
 	// Under t.mu, so that no live message overtakes it.
-	h.send(cl, encode(subscribedReply{Type: "subscribed", ID: r.ID, Topic: t.name, Epoch: s.pos.Epoch, Offset: s.pos.Offset}))
+	h.reply(cl, encode(subscribedReply{Type: "subscribed", ID: r.ID, Topic: t.name, Epoch: s.pos.Epoch, Offset: s.pos.Offset}))
 }
 
 // leave ends cl's subscription to name; false if there was none.
@@ -163,17 +162,25 @@ func (h *hub) catchUp(ctx context.Context, cl *client, t *topic, s *sub) {
 		}
 		for rest := lg.Msgs; len(rest) > 0; {
 			ev, n := historyBatch(t.name, pos.Epoch, rest, h.replayBytes)
+			// Room in the client's outbox, as for live events; a
+			// client that takes nothing for replayWait is too slow.
 			wctx, cancel := context.WithTimeout(ctx, h.replayWait)
-			err := cl.c.WriteContext(wctx, ev)
+			for {
+				if !cl.out.waitRoom(wctx, true) {
+					break
+				}
+				if cl.out.push(ev, nil, false) {
+					break
+				}
+			}
+			err := wctx.Err()
 			cancel()
 			switch {
 			case ctx.Err() != nil:
 				return
-			case errors.Is(err, context.DeadlineExceeded):
-				h.drop(cl)
-				return
 			case err != nil:
-				return // the connection is closing; its handler cleans up
+				h.drop(cl, fmt.Sprintf("took none of its replay for %v", h.replayWait))
+				return
 			}
 			pos = rest[n-1].Position
 			rest = rest[n:]
