@@ -106,6 +106,9 @@ func (h *hub) publish(ctx context.Context, cl *client, r request) {
 		// connection failed after the command left.
 		h.replyError(cl, r, "perhaps not published: "+err.Error()+"; subscribers get it if it was: publish again only if they did not")
 		return
+	case errors.Is(err, errTooManyTopics):
+		h.replyError(cl, r, "not published: "+err.Error())
+		return
 	case err != nil:
 		h.replyError(cl, r, "not published: "+err.Error()+"; publish again once the broker is back")
 		return
