@@ -11,8 +11,9 @@
 //	go run ./examples/pubsub -x -l /tmp/pubsub.socket -broker redis://127.0.0.1:6379
 //
 // -history n (default 1000) is how many messages per topic are kept for
-// resuming clients; -stats interval (default 10s, 0 for never) how often
-// clients are sent their topics' subscriber counts.
+// resuming clients; -topics n (default 10000) how many topics the
+// in-process broker holds at most; -stats interval (default 10s, 0 for
+// never) how often clients are sent their topics' subscriber counts.
 // It takes the manual's flags too (package lifecycle): -l socket, -b
 // buffer size, -m maximum connections, -u/-g account, -x foreground, -f
 // file.
@@ -77,8 +78,10 @@ func run(ctx context.Context, ln *dorrit.Listener, set settings, log *slog.Logge
 func startHub(set settings, bufferSize int, log *slog.Logger) (*hub, error) {
 	h := newHub(log, bufferSize)
 	if set.broker == "" {
-		h.broker = newMemoryBroker(set.history, h)
-		log.Info("broker: in-process (one server; -broker redis://host:port shares topics between servers)", "history", set.history)
+		b := newMemoryBroker(set.history, h)
+		b.maxTopics = set.topics
+		h.broker = b
+		log.Info("broker: in-process (one server; -broker redis://host:port shares topics between servers)", "history", set.history, "topics", set.topics)
 		return h, nil
 	}
 	b, err := newRedisBroker(set.broker, set.history, h, log)
