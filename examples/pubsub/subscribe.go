@@ -12,8 +12,8 @@ const (
 
 	// A replay goes out in history events of up to replayBatch messages
 	// and about hub.replayBytes of data (most of one WebSocket frame), so
-	// that it takes few of the client's 200 queue slots and live messages
-	// of its other topics still find room.
+	// that it takes few of the client's queue slots and outbox and live
+	// messages of its other topics still find room.
 	replayBatch = 256
 
 	retryMin, retryMax = 250 * time.Millisecond, 5 * time.Second
