@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 )
 
 // Every topic is a log: each published message gets the next offset, 1, 2,
@@ -41,7 +42,8 @@ type Log struct {
 // History.
 type Broker interface {
 	// Publish appends data to topic's log and returns its position. An
-	// error means it was not published, as far as the broker can tell.
+	// error means it was not published, unless it is a timeout or wraps
+	// errPerhapsSent: the broker may have published it.
 	Publish(ctx context.Context, topic string, data []byte) (Position, error)
 
 	// History reads topic's head and up to limit kept messages after offset.
@@ -56,6 +58,11 @@ type Broker interface {
 
 	Close() error
 }
+
+// errPerhapsSent is wrapped by a Publish error that came after the command
+// may have reached the broker (a connection that failed while waiting for
+// the answer): as with a timeout, the message may be published.
+var errPerhapsSent = errors.New("the connection to the broker failed after the publish was sent")
 
 // Sink is what a Broker delivers to: the hub. Calls for one topic come one
 // at a time, in the order of the log.

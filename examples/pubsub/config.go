@@ -13,6 +13,7 @@ import (
 type settings struct {
 	broker  string // -broker: "" for the in-process broker, or redis://host:port[/db]
 	history int    // -history: messages kept per topic for resuming clients
+	topics  int    // -topics: topics the in-process broker holds at most
 
 	// -stats: how often clients get subscriber counts; 0: never. The
 	// lifecycle.Server.Configure reads it once the flags are parsed.
@@ -22,12 +23,13 @@ type settings struct {
 const (
 	defaultHistory    = 1000
 	maxHistory        = 1_000_000
+	maxMaxTopics      = 10_000_000
 	defaultStatsEvery = 10 * time.Second
 	minStatsEvery     = 10 * time.Millisecond
 )
 
 func defaultSettings() settings {
-	return settings{history: defaultHistory, statsEvery: defaultStatsEvery}
+	return settings{history: defaultHistory, topics: defaultMaxTopics, statsEvery: defaultStatsEvery}
 }
 
 // define defines -broker, -history and -stats on fs
@@ -49,6 +51,15 @@ func (s *settings) define(fs *flag.FlagSet) {
 				return fmt.Errorf("want a number of messages kept per topic, 1 to %d (default %d)", maxHistory, defaultHistory)
 			}
 			s.history = n
+			return nil
+		})
+	fs.Func("topics", fmt.Sprintf("`n` topics the in-process broker holds at most, 1..%d (default %d); a publish that would start one more is refused", maxMaxTopics, defaultMaxTopics),
+		func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxMaxTopics {
+				return fmt.Errorf("want a number of topics, 1 to %d (default %d)", maxMaxTopics, defaultMaxTopics)
+			}
+			s.topics = n
 			return nil
 		})
 	fs.Func("stats", fmt.Sprintf("`interval` of the stats message with each topic's subscriber count: a duration such as 10s or 500ms, at least %v; 0: never (default %v)", minStatsEvery, defaultStatsEvery),

@@ -17,11 +17,11 @@ func TestSettings(t *testing.T) {
 		return s, fs.Parse(args)
 	}
 	s, err := parse()
-	if err != nil || s != (settings{history: 1000, statsEvery: 10 * time.Second}) {
+	if err != nil || s != (settings{history: 1000, topics: 10000, statsEvery: 10 * time.Second}) {
 		t.Fatalf("defaults: got %+v, %v", s, err)
 	}
-	s, err = parse("-broker", "redis://r:6379/2", "-history", "50")
-	if err != nil || s.broker != "redis://r:6379/2" || s.history != 50 {
+	s, err = parse("-broker", "redis://r:6379/2", "-history", "50", "-topics", "20")
+	if err != nil || s.broker != "redis://r:6379/2" || s.history != 50 || s.topics != 20 {
 		t.Fatalf("both set: got %+v, %v", s, err)
 	}
 	for _, tc := range []struct{ flag, v, want string }{
@@ -29,6 +29,8 @@ func TestSettings(t *testing.T) {
 		{"-broker", "redis://host:notaport", "want redis://host:port"},
 		{"-history", "0", "1 to 1000000"},
 		{"-history", "many", "1 to 1000000"},
+		{"-topics", "0", "1 to 10000000"},
+		{"-topics", "lots", "1 to 10000000"},
 		{"-stats", "10", "want a duration such as 10s"},
 		{"-stats", "1ns", "at least 10ms"},
 		{"-stats", "-1s", "want a duration such as 10s"},

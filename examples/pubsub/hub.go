@@ -24,7 +24,7 @@ const (
 type hub struct {
 	broker      Broker
 	log         *slog.Logger
-	replayBytes int // data per history event, from the buffer size
+	replayBytes int // bytes of messages per history event, from the buffer size
 
 	// readyTimeout: how long a subscribe waits for the broker to start
 	// watching a topic. replayWait: how long a replay waits for room in
@@ -73,8 +73,11 @@ type sub struct {
 func newHub(log *slog.Logger, bufferSize int) *hub {
 	return &hub{
 		log: log,
-		// Three quarters of a frame leaves room for the JSON around the data.
-		replayBytes:  min(48<<10, (bufferSize-5)*3/4),
+		// Three quarters of a frame leaves room for the JSON around the
+		// messages; 30 KiB keeps a history event of small messages under
+		// 32 KiB, the read limit a client on coder/websocket has unless it
+		// raises it (as gorilla/websocket's and browsers' have none).
+		replayBytes:  min(30<<10, (bufferSize-5)*3/4),
 		readyTimeout: 5 * time.Second,
 		replayWait:   10 * time.Second,
 		topics:       make(map[string]*topic),
@@ -236,14 +239,15 @@ func (h *hub) fanout(t *topic, m Message) {
 	}
 	// Framed once for all subscribers: their queues share it, so a backlog
 	// on many slow subscribers holds the message once, not once each.
-	ev := dorrit.NewPreparedMessage(encode(messageEvent{Type: "message", Topic: t.name, Epoch: m.Epoch, Offset: m.Offset, Data: m.Data}))
+	msg := encode(messageEvent{Type: "message", Topic: t.name, Epoch: m.Epoch, Offset: m.Offset, Data: m.Data})
+	ev := dorrit.NewPreparedMessage(msg)
 	for cl, s := range t.subs {
 		// Live subscribers are in t's log, or ahead of this server (they
 		// resumed with what another server had delivered already), or
 		// subscribed while there was no log: they take m if it follows.
 		if !s.catchingUp && (s.pos.Epoch == "" || s.pos.Epoch == m.Epoch && s.pos.Offset < m.Offset) {
 			s.pos = m.Position
-			h.deliver(cl, cl.c.WritePrepared(ev))
+			h.sendPrepared(cl, msg, ev)
 		}
 	}
 }

@@ -11,8 +11,9 @@
 //	go run ./examples/pubsub -x -l /tmp/pubsub.socket -broker redis://127.0.0.1:6379
 //
 // -history n (default 1000) is how many messages per topic are kept for
-// resuming clients; -stats interval (default 10s, 0 for never) how often
-// clients are sent their topics' subscriber counts.
+// resuming clients; -topics n (default 10000) how many topics the
+// in-process broker holds at most; -stats interval (default 10s, 0 for
+// never) how often clients are sent their topics' subscriber counts.
 // It takes the manual's flags too (package lifecycle): -l socket, -b
 // buffer size, -m maximum connections, -u/-g account, -x foreground, -f
 // file.
@@ -36,14 +37,7 @@ func main() {
 		Name:  "pubsub",
 		Flags: set.define, // parsed in every process, the server's too, before Serve
 		Serve: func(ctx context.Context, ln *dorrit.Listener, cfg *lifecycle.Config) error {
-			h, err := startHub(set, ln.Options().BufferSize, cfg.Logger)
-			if err != nil {
-				return err
-			}
-			defer h.broker.Close()
-			running.Store(h)
-			h.serve(ctx, ln)
-			return nil
+			return run(ctx, ln, set, cfg.Logger, &running)
 		},
 		// -stats is known once the flags are parsed: Configure runs then,
 		// in every process.
@@ -65,12 +59,29 @@ func main() {
 	lifecycle.Main(srv)
 }
 
+// run serves ln until it is shut down and every connection's handler has
+// returned. The broker is closed last: a handler may still be publishing
+// while lifecycle drains the connections, and a publish on a closed broker
+// would be refused although its client is still there to hear of it.
+func run(ctx context.Context, ln *dorrit.Listener, set settings, log *slog.Logger, running *atomic.Pointer[hub]) error {
+	h, err := startHub(set, ln.Options().BufferSize, log)
+	if err != nil {
+		return err
+	}
+	defer h.broker.Close()
+	running.Store(h)
+	h.serve(ctx, ln)
+	return nil
+}
+
 // startHub makes the hub and its broker.
 func startHub(set settings, bufferSize int, log *slog.Logger) (*hub, error) {
 	h := newHub(log, bufferSize)
 	if set.broker == "" {
-		h.broker = newMemoryBroker(set.history, h)
-		log.Info("broker: in-process (one server; -broker redis://host:port shares topics between servers)", "history", set.history)
+		b := newMemoryBroker(set.history, h)
+		b.maxTopics = set.topics
+		h.broker = b
+		log.Info("broker: in-process (one server; -broker redis://host:port shares topics between servers)", "history", set.history, "topics", set.topics)
 		return h, nil
 	}
 	b, err := newRedisBroker(set.broker, set.history, h, log)

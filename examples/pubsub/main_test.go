@@ -90,3 +90,19 @@ func TestProgram(t *testing.T) {
 		t.Fatal("pubsub still running 15 s after SIGTERM")
 	}
 }
+
+// Someone typing -h for help is told, on the terminal before anything
+// starts, that -h is the manual's humdinger flag and changes nothing, and
+// where the help is; the server then starts as with any other command
+// line (-x here: in the foreground).
+func TestDashH(t *testing.T) {
+	bin := testproc.Build(t, testproc.Program{Pkg: ".", Name: "pubsub"})
+	sock := filepath.Join(t.TempDir(), "pubsub.socket")
+	cmd := exec.Command(bin, "-h", "-x", "-l", sock)
+	p := testproc.Start(t, cmd, testproc.Options{Wait: 15 * time.Second})
+	p.WaitLine(t, regexp.MustCompile(`^pubsub: -h changes nothing: .*-help lists the flags`))
+	p.WaitLine(t, regexp.MustCompile(`msg=accepting`))
+	if code := p.Stop(t, syscall.SIGTERM, 15*time.Second); code != 0 {
+		t.Fatalf("pubsub -h after SIGTERM: exit status %d\n%s", code, p.Output())
+	}
+}

@@ -69,7 +69,8 @@ type (
 		Data   json.RawMessage `json:"data"`
 	}
 	// historyEvent carries missed messages to a resuming client, many per
-	// WebSocket message, so that a replay takes few of the 200 queue slots.
+	// WebSocket message, so that a replay takes few of the client's queue
+	// slots.
 	historyEvent struct {
 		Type     string         `json:"type"` // "history"
 		Topic    string         `json:"topic"`

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +62,12 @@ type watchOp struct {
 
 const redisPrefix = "pubsub:"
 
+// redisTopicTTL: a topic's keys expire a day after its last publish, so
+// that topics nobody uses leave Redis. A subscriber of a topic that
+// expired gets a missed event at the next publish (a new log begins),
+// though it missed nothing.
+const redisTopicTTL = 24 * time.Hour
+
 func metaKey(topic string) string { return redisPrefix + "{" + topic + "}:meta" }
 func logKey(topic string) string  { return redisPrefix + "{" + topic + "}:log" }
 func channel(topic string) string { return redisPrefix + "{" + topic + "}" }
@@ -74,7 +81,8 @@ func topicOf(channel string) (string, bool) {
 }
 
 // publishScript: KEYS meta, log; ARGV data, history length, a new epoch
-// (used when the log does not exist), channel. Returns {epoch, offset}.
+// (used when the log does not exist), channel, seconds the topic's keys
+// live after its last publish. Returns {epoch, offset}.
 var publishScript = redis.NewScript(`
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
@@ -86,6 +94,8 @@ local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local offset = string.format('%d', seq)
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], offset .. '-0', 'd', ARGV[1])
 redis.call('PUBLISH', ARGV[4], epoch .. ' ' .. offset .. ' ' .. ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
 return {epoch, seq}
 `)
 
@@ -146,14 +156,32 @@ func (b *redisBroker) ok() {
 
 func (b *redisBroker) Publish(ctx context.Context, topic string, data []byte) (Position, error) {
 	res, err := publishScript.Run(ctx, b.rdb, []string{metaKey(topic), logKey(topic)},
-		data, b.history, newEpoch(), channel(topic)).Slice()
+		data, b.history, newEpoch(), channel(topic), int64(redisTopicTTL/time.Second)).Slice()
 	if err != nil {
+		if sentMaybe(err) {
+			return Position{}, b.failed(fmt.Errorf("%w: %w", errPerhapsSent, err))
+		}
 		return Position{}, b.failed(err)
 	}
 	b.ok()
 	epoch, _ := res[0].(string)
 	seq, _ := res[1].(int64)
 	return Position{epoch, uint64(seq)}, nil
+}
+
+// sentMaybe says whether a failed command may have reached Redis: every
+// failure except Redis's own error reply, a closed client, a pool that had
+// no connection to give and a connection that could not be made, all of
+// which go-redis returns before it writes the command.
+func sentMaybe(err error) bool {
+	var re redis.Error
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &re), errors.Is(err, redis.ErrClosed), errors.Is(err, redis.ErrPoolTimeout),
+		errors.As(err, &oe) && oe.Op == "dial":
+		return false
+	}
+	return true
 }
 
 func (b *redisBroker) History(ctx context.Context, topic string, after uint64, limit int) (Log, error) {

@@ -238,3 +238,19 @@ func TestRedisSubscribeWhileDown(t *testing.T) {
 		t.Fatalf("got %s", got)
 	}
 }
+
+// A topic's keys in Redis expire a day after its last publish.
+func TestRedisTopicTTL(t *testing.T) {
+	r := startRedis(t)
+	s := redisPubsub(t, r, 10)
+	c := dial(t, s)
+	c.publish("t", "1")
+	rdb := redis.NewClient(&redis.Options{Addr: r.addr(), DisableIdentity: true})
+	defer rdb.Close()
+	for _, k := range []string{metaKey("t"), logKey("t")} {
+		ttl, err := rdb.TTL(context.Background(), k).Result()
+		if err != nil || ttl <= 23*time.Hour || ttl > redisTopicTTL {
+			t.Fatalf("TTL of %s: got %v, %v; want about %v", k, ttl, err, redisTopicTTL)
+		}
+	}
+}

@@ -71,12 +71,17 @@ func TestSlowSubscriberDropped(t *testing.T) {
 // A resuming client that does not read its replay is dropped once the
 // replay has waited hub.replayWait for room; others are served meanwhile.
 func TestSlowReplayDropped(t *testing.T) {
-	// One message per history event: 1,000 frames.
-	s := memoryServer(t, 1000, func(h *hub) { h.replayBytes, h.replayWait = 1, 300*time.Millisecond })
+	// One message per history event: 3,000 frames of 1 KiB, more than
+	// the socket's buffers, dorrit's queue and the client's outbox hold.
+	const n = 3000
+	s := memoryServer(t, n, func(h *hub) {
+		h.replayBytes, h.replayWait = 1, 300*time.Millisecond
+		h.broker.(*memoryBroker).historyBytes = 8 << 20
+	})
 	pub := dial(t, s)
 	payload := strings.Repeat("x", 1024)
 	var epoch string
-	for i := 1; i <= 1000; i++ {
+	for i := 1; i <= n; i++ {
 		epoch = pub.publish("t", fmt.Sprintf(`"%d %s"`, i, payload)).Epoch
 	}
 	slow := dial(t, s)
@@ -90,7 +95,7 @@ func TestSlowReplayDropped(t *testing.T) {
 	fast := dial(t, s)
 	fast.send(`{"type":"subscribe","topic":"t","epoch":%q,"offset":500}`, epoch)
 	fast.expect("subscribed")
-	fast.messages("t", epoch, 500, 500)
+	fast.messages("t", epoch, 500, n-500)
 
 	got := 0
 	for {
@@ -108,7 +113,7 @@ func TestSlowReplayDropped(t *testing.T) {
 			got += len(e.Messages)
 		}
 	}
-	if got == 0 || got >= 1000 {
-		t.Fatalf("dropped client read %d replayed messages, want some but not all 1000", got)
+	if got == 0 || got >= n {
+		t.Fatalf("dropped client read %d replayed messages, want some but not all %d", got, n)
 	}
 }

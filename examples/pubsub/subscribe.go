@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -13,8 +12,8 @@ const (
 
 	// A replay goes out in history events of up to replayBatch messages
 	// and about hub.replayBytes of data (most of one WebSocket frame), so
-	// that it takes few of the client's 200 queue slots and live messages
-	// of its other topics still find room.
+	// that it takes few of the client's queue slots and outbox and live
+	// messages of its other topics still find room.
 	replayBatch = 256
 
 	retryMin, retryMax = 250 * time.Millisecond, 5 * time.Second
@@ -100,7 +99,7 @@ func (h *hub) subscribe(cl *client, r request) {
 	}
 	t.subs[cl] = s
 	// Under t.mu, so that no live message overtakes it.
-	h.send(cl, encode(subscribedReply{Type: "subscribed", ID: r.ID, Topic: t.name, Epoch: s.pos.Epoch, Offset: s.pos.Offset}))
+	h.reply(cl, encode(subscribedReply{Type: "subscribed", ID: r.ID, Topic: t.name, Epoch: s.pos.Epoch, Offset: s.pos.Offset}))
 }
 
 // leave ends cl's subscription to name; false if there was none.
@@ -163,17 +162,25 @@ func (h *hub) catchUp(ctx context.Context, cl *client, t *topic, s *sub) {
 		}
 		for rest := lg.Msgs; len(rest) > 0; {
 			ev, n := historyBatch(t.name, pos.Epoch, rest, h.replayBytes)
+			// Room in the client's outbox, as for live events; a
+			// client that takes nothing for replayWait is too slow.
 			wctx, cancel := context.WithTimeout(ctx, h.replayWait)
-			err := cl.c.WriteContext(wctx, ev)
+			for {
+				if !cl.out.waitRoom(wctx, true) {
+					break
+				}
+				if cl.out.push(ev, nil, false) {
+					break
+				}
+			}
+			err := wctx.Err()
 			cancel()
 			switch {
 			case ctx.Err() != nil:
 				return
-			case errors.Is(err, context.DeadlineExceeded):
-				h.drop(cl)
-				return
 			case err != nil:
-				return // the connection is closing; its handler cleans up
+				h.drop(cl, fmt.Sprintf("took none of its replay for %v", h.replayWait))
+				return
 			}
 			pos = rest[n-1].Position
 			rest = rest[n:]
@@ -212,17 +219,22 @@ func resumeProblem(pos Position, lg Log) string {
 	return ""
 }
 
+// historyEntryJSON is the most JSON around one message's data in a
+// history event: {"offset":18446744073709551615,"data":},
+const historyEntryJSON = 42
+
 // historyBatch encodes the first messages of msgs as one history event
-// and says how many it took: at least one, at most maxBytes of data
-// beyond the first.
+// and says how many it took: at least one, and beyond the first only as
+// many as keep the entries within maxBytes.
 func historyBatch(topic, epoch string, msgs []Message, maxBytes int) ([]byte, int) {
 	ev := historyEvent{Type: "history", Topic: topic, Epoch: epoch}
 	size := 0
 	for _, m := range msgs {
-		if len(ev.Messages) > 0 && size+len(m.Data) > maxBytes {
+		n := historyEntryJSON + len(m.Data)
+		if len(ev.Messages) > 0 && size+n > maxBytes {
 			break
 		}
-		size += len(m.Data)
+		size += n
 		ev.Messages = append(ev.Messages, historyEntry{Offset: m.Offset, Data: json.RawMessage(m.Data)})
 	}
 	return encode(ev), len(ev.Messages)
