@@ -311,14 +311,20 @@ func TestNotifySlowBrowserDropped(t *testing.T) {
 		t.Errorf("the fast browser got %d of %d", got, notes)
 	}
 
-	// The slow browser reads at last: what was queued, then 1008.
+	// The slow browser reads at last: what was queued, then 1008 — or,
+	// when it starts reading only after the drop's 2 s linger (the posts
+	// can take that long on a loaded machine), an end without the close
+	// frame, which its full buffers could not take in. Either way /stats
+	// below says it was dropped as too slow.
 	var last int64
 	for {
 		n, err := readNote(ctx, slow)
 		if err != nil {
-			if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
-				t.Fatalf("the slow browser's connection ended with %v; want 1008", err)
+			code := websocket.CloseStatus(err)
+			if code != websocket.StatusPolicyViolation && code != -1 {
+				t.Fatalf("the slow browser's connection ended with %v; want 1008, or an end without a close frame", err)
 			}
+			t.Logf("the slow browser's connection ended with %v", err)
 			break
 		}
 		last = n.ID
