@@ -120,6 +120,32 @@ func TestWriteContextWaitsForRoom(t *testing.T) {
 	}
 }
 
+// Rule 5, exactly: once the socket's buffers are full (the client reads
+// nothing), the queue holds MaxQueuedFrames data frames when Write says
+// ErrQueueFull — no more, no fewer — as CloseNow's count of undelivered
+// frames shows. TestRuleQueueBoundedNothingLost cannot tell 200 from 250:
+// what the socket took first varies.
+func TestQueueHoldsExactlyTheBound(t *testing.T) {
+	full := make(chan error, 1)
+	ln := serve(t, dorrit.Options{}, func(c *dorrit.MessageConn) {
+		c.Read(context.Background())
+		for n := 0; ; n++ {
+			if err := c.Write(numbered(n)); err != nil {
+				full <- err
+				break
+			}
+		}
+		c.CloseNow()
+	})
+	c := dialRaw(t, ln)
+	c.WriteText([]byte("fill")) // and never read
+	errIs(t, "the write past the bound", <-full, dorrit.ErrQueueFull)
+	waitStats(t, ln, func(s dorrit.Stats) bool { return s.Live == 0 })
+	if s := ln.Stats(); s.Undelivered != dorrit.MaxQueuedFrames {
+		t.Fatalf("CloseNow at ErrQueueFull dropped %d frames; want the %d the queue holds", s.Undelivered, dorrit.MaxQueuedFrames)
+	}
+}
+
 func TestWriteErrors(t *testing.T) {
 	got := make(chan []error, 1)
 	ln := serve(t, dorrit.Options{BufferSize: 10}, func(c *dorrit.MessageConn) { // 5-byte fragments
