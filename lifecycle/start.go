@@ -92,12 +92,21 @@ func listenerFor(cfg *Config, cred *credentials) (ul *net.UnixListener, fromSyst
 	if err := o.Validate(); err != nil {
 		return nil, false, err
 	}
-	mode := o.SocketMode
-	if mode == 0 {
-		mode = dorrit.DefaultSocketMode
-	}
-	ul, err = unixsocket.Listen(unixsocket.Spec{Path: o.Path, Mode: mode, User: o.SocketUser, Group: o.SocketGroup})
+	ul, err = unixsocket.Listen(socketSpec(o))
 	return ul, false, err
+}
+
+// socketSpec is the socket file o describes, with dorrit.Listen's defaults
+// for what o leaves empty.
+func socketSpec(o dorrit.Options) unixsocket.Spec {
+	s := unixsocket.Spec{Path: o.Path, Mode: o.SocketMode, User: o.SocketUser, Group: o.SocketGroup}
+	if s.Path == "" {
+		s.Path = unixsocket.DefaultPath(o.Name)
+	}
+	if s.Mode == 0 {
+		s.Mode = dorrit.DefaultSocketMode
+	}
+	return s
 }
 
 // detach re-executes the binary as a daemon in a new session with stdio on

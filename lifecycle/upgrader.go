@@ -191,16 +191,10 @@ func (u *Upgrader) listen(network, address string, create func() (net.Listener, 
 // and owner from o), so call it as root before DropPrivileges. Give it to
 // dorrit.Listen as o.Listener once Ready has returned.
 func (u *Upgrader) ListenDorrit(o dorrit.Options) (*net.UnixListener, error) {
-	path := o.Path
-	if path == "" {
-		path = unixsocket.DefaultPath(o.Name)
-	}
-	mode := o.SocketMode
-	if mode == 0 {
-		mode = dorrit.DefaultSocketMode
-	}
+	spec := socketSpec(o)
+	path := spec.Path
 	l, err := u.listen("unix", path, func() (net.Listener, error) {
-		ul, _, err := unixsocket.Create(unixsocket.Spec{Path: path, Mode: mode, User: o.SocketUser, Group: o.SocketGroup})
+		ul, _, err := unixsocket.Create(spec)
 		return ul, err
 	})
 	if err != nil {
